@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -58,6 +60,8 @@ type globals struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	getenv    func(string) string
+	runID     string       // this run's id, in logs, audit records and the User-Agent
+	logger    *slog.Logger // set up before any command runs
 }
 
 // commands lists the constructors of pmpc's subcommands. Each command's file
@@ -78,6 +82,9 @@ against a snapshot of the live cluster, and applied through the Proxmox API,
 with every apply recorded in git.` + "\n" + exitCodeHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return g.setupLogging()
+		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.dir, "workspace", "C", "", "workspace directory (default: the current directory or the nearest parent holding pmpc.cue)")
@@ -94,7 +101,8 @@ with every apply recorded in git.` + "\n" + exitCodeHelp,
 
 // run executes pmpc with args and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, runID: newRunID(time.Now())}
+	g.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)
