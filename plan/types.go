@@ -41,7 +41,26 @@ const (
 	DisruptionRestart Disruption = "restart"
 	// DisruptionReplace: the guest is destroyed and created again.
 	DisruptionReplace Disruption = "replace"
+	// DisruptionDestroy: the guest is deleted for good (prune).
+	DisruptionDestroy Disruption = "destroy"
 )
+
+// disruptionRank orders disruption classes from least to most disruptive.
+var disruptionRank = map[Disruption]int{
+	"": 0, DisruptionNone: 0, DisruptionLive: 1, DisruptionPending: 2,
+	DisruptionRestart: 3, DisruptionReplace: 4, DisruptionDestroy: 5,
+}
+
+// Worse returns the more disruptive of d and o.
+func (d Disruption) Worse(o Disruption) Disruption {
+	if disruptionRank[o] > disruptionRank[d] {
+		return o
+	}
+	if d == "" {
+		return DisruptionNone
+	}
+	return d
+}
 
 // FieldChange is one field-level change in PVE's terms: a config key, or one
 // sub-key of a property string (Key "net0", SubKey "bridge").
@@ -55,8 +74,11 @@ type FieldChange struct {
 	Sensitive bool   `json:"sensitive,omitempty"`
 	// Disruption is this field's own class; the change carries the worst.
 	Disruption Disruption `json:"disruption,omitempty"`
-	// ForcesReplace names why this field forces replacement, if it does.
+	// ForcesReplace reports that this field forces replacement (it cannot
+	// change after creation).
 	ForcesReplace bool `json:"forces_replace,omitempty"`
+	// Note is a short display-only remark ("detached: becomes unusedN").
+	Note string `json:"note,omitempty"`
 }
 
 // OpKind is the kind of one API operation a change executes.
@@ -65,7 +87,7 @@ type OpKind string
 // The operations apply knows how to execute.
 const (
 	OpCreate      OpKind = "create"       // POST /nodes/{node}/{type} with Params (+ vmid)
-	OpClone       OpKind = "clone"        // POST .../{SourceVMID}/clone, then Params as a config update
+	OpClone       OpKind = "clone"        // POST .../{SourceVMID}/clone (Full, Storage, Target, Pool), then Params/Delete as a config update
 	OpConfig      OpKind = "config"       // config update: Params set, Delete list, Digest
 	OpResize      OpKind = "resize"       // PUT .../resize Disk, Size
 	OpPower       OpKind = "power"        // POST .../status/{Power}
@@ -86,7 +108,8 @@ type Op struct {
 	Params map[string]string `json:"params,omitempty"`
 	Delete []string          `json:"delete,omitempty"`
 	// Digest is the config digest the plan saw; sent with config and resize
-	// operations so PVE rejects a guest edited since.
+	// operations so PVE rejects a guest edited since. Only a change's first
+	// config-writing operation carries it: that write changes the digest.
 	Digest     string `json:"digest,omitempty"`
 	Disk       string `json:"disk,omitempty"`
 	Size       string `json:"size,omitempty"`
@@ -99,6 +122,14 @@ type Op struct {
 	Pool          string `json:"pool,omitempty"`
 	Remove        bool   `json:"remove,omitempty"` // pool-members: remove instead of add
 	Purge         bool   `json:"purge,omitempty"`
+	// Force, on a config operation, removes the disks named in Delete for
+	// good (QEMU `force=1`) instead of detaching them to unusedN. Set only
+	// when the plan was made with purge of removed disks.
+	Force bool `json:"force,omitempty"`
+	// Full and Storage are the clone's own parameters (`full`, `storage`);
+	// Target is the node the clone is created on.
+	Full    bool   `json:"full,omitempty"`
+	Storage string `json:"storage,omitempty"`
 }
 
 // Change is one planned change to one resource.

@@ -1,0 +1,655 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pmpc-dev/pmpc/plan"
+	"github.com/pmpc-dev/pmpc/resource"
+)
+
+// changeExec is the state of one change while its operations run.
+type changeExec struct {
+	idx  int
+	c    *plan.Change
+	cr   *ChangeRecord
+	kind resource.Kind // guest kind ("" for pools)
+	node string
+	vmid int
+	// mutated is set after the first operation that changed the guest; the
+	// plan's digest is only valid before it.
+	mutated bool
+	// secrets are the config keys whose values were resolved secrets, with
+	// the value's salted hash, stored once the change applied.
+	secrets map[string]string
+}
+
+// cloneKeys are the parameters a clone call itself takes; the others of a
+// clone operation are set by a config update after the clone.
+var cloneKeys = map[string]bool{
+	"name": true, "hostname": true, "description": true, "pool": true, "full": true,
+	"storage": true, "format": true, "snapname": true, "bwlimit": true,
+}
+
+// secretKeys are PVE keys whose values are secrets, sent resolved.
+var secretKeys = map[string]bool{"cipassword": true, "password": true}
+
+func (r *runner) execChange(ctx context.Context, i int) {
+	c := &r.p.Changes[i]
+	cr := &r.rec.Changes[i]
+	x := &changeExec{idx: i, c: c, cr: cr, node: c.Node, vmid: c.VMID}
+	if c.Address.Kind != resource.KindPool {
+		x.kind = c.Address.Kind
+	}
+	start := time.Now()
+	cr.Started = r.opts.Now().UTC()
+	r.progressf("%s: %s%s ...", c.Address, c.Action, where(x))
+	r.noteJournal(r.journalChange(i))
+
+	var err error
+	for oi, op := range c.Ops {
+		or := OpRecord{Kind: op.Kind}
+		opStart := time.Now()
+		err = r.execOp(ctx, x, oi, op, &or)
+		or.Elapsed = Duration(time.Since(opStart))
+		if or.UPID != "" {
+			cr.UPIDs = append(cr.UPIDs, or.UPID)
+		}
+		if err != nil {
+			or.Result = classify(ctx, err)
+			or.Error = err.Error()
+			cr.Ops = append(cr.Ops, or)
+			break
+		}
+		or.Result = ResultApplied
+		cr.Ops = append(cr.Ops, or)
+	}
+	cr.VMID, cr.Node = x.vmid, x.node
+	cr.Finished = r.opts.Now().UTC()
+	cr.Elapsed = Duration(time.Since(start))
+	if err == nil {
+		cr.Result = ResultApplied
+		r.mu.Lock()
+		r.vmids[c.Address] = x.vmid
+		r.nodeOf[c.Address] = x.node
+		r.mu.Unlock()
+		if r.opts.Journal != nil {
+			for k, h := range x.secrets {
+				r.noteJournal(r.opts.Journal.PutSecretHash(c.Address, k, h, cr.Finished))
+			}
+		}
+		r.progressf("%s: applied in %s", c.Address, shortDur(time.Since(start)))
+	} else {
+		cr.Result = classify(ctx, err)
+		cr.Error = err.Error()
+		var tf *TaskFailure
+		if errors.As(err, &tf) {
+			cr.TaskLog = tf.LogTail
+		}
+		if cr.Result == ResultRefused {
+			cr.Error = fmt.Sprintf("%s changed since the plan was made; run pmpc plan again (%v)", c.Address, err)
+		}
+		r.progressf("%s: %s after %s: %s", c.Address, cr.Result, shortDur(time.Since(start)), firstLine(cr.Error))
+	}
+	r.noteJournal(r.journalChange(i))
+}
+
+func where(x *changeExec) string {
+	var s string
+	if x.vmid != 0 {
+		s += " " + strconv.Itoa(x.vmid)
+	}
+	if x.node != "" {
+		s += " on " + x.node
+	}
+	return s
+}
+
+func shortDur(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// classify maps an operation's error to the change's result.
+func classify(ctx context.Context, err error) Result {
+	switch {
+	case errors.Is(err, ErrDigestMismatch):
+		return ResultRefused
+	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		return ResultInterrupted
+	}
+	return ResultFailed
+}
+
+// resolveParams returns params with secret references resolved. Only the
+// returned map holds resolved values; it must not be logged or stored.
+func (r *runner) resolveParams(x *changeExec, params map[string]string) (map[string]string, error) {
+	sensitive := map[string]bool{}
+	for _, f := range x.c.Fields {
+		if f.Sensitive {
+			sensitive[f.Key] = true
+		}
+	}
+	var out map[string]string
+	for k, v := range params {
+		if !secretKeys[k] && !sensitive[k] {
+			continue
+		}
+		if !strings.HasPrefix(v, "env:") && !strings.HasPrefix(v, "file:") {
+			continue
+		}
+		val, err := r.opts.ResolveSecret(resource.SecretRef(v))
+		if err != nil {
+			// The reference names where the secret lives, never its value.
+			return nil, fmt.Errorf("%s: secret %s for %s: %w", x.c.Address, v, k, err)
+		}
+		if out == nil {
+			out = maps.Clone(params)
+		}
+		out[k] = val
+		salt, err := plan.NewSalt()
+		if err != nil {
+			return nil, fmt.Errorf("%s: secret %s for %s: %w", x.c.Address, v, k, err)
+		}
+		if x.secrets == nil {
+			x.secrets = map[string]string{}
+		}
+		x.secrets[k] = plan.HashSecret(salt, val)
+	}
+	if out == nil {
+		return params, nil
+	}
+	return out, nil
+}
+
+// scrub removes resolved secret values from an error's text: a client may
+// echo a parameter back (PVE's 400 errors quote some values).
+func scrub(err error, resolved, plain map[string]string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	changed := false
+	for k, v := range resolved {
+		if plain[k] != v && v != "" && strings.Contains(msg, v) {
+			msg = strings.ReplaceAll(msg, v, "(sensitive)")
+			changed = true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &scrubbed{msg: msg, err: err}
+}
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (s *scrubbed) Error() string { return s.msg }
+
+// Is lets sentinel checks see through the scrubbed text without exposing it.
+func (s *scrubbed) Is(target error) bool { return errors.Is(s.err, target) }
+
+// guestName is the PVE name a create gives the guest.
+func guestName(c *plan.Change, params map[string]string) string {
+	if n := params["name"]; n != "" {
+		return n
+	}
+	if n := params["hostname"]; n != "" {
+		return n
+	}
+	return c.Address.Name
+}
+
+func (r *runner) intent(x *changeExec, oi int, op plan.Op) Intent {
+	return Intent{Change: x.idx, Op: oi, Address: x.c.Address.String(), Kind: op.Kind,
+		Guest: x.kind, Node: x.node, VMID: x.vmid, State: intentPending}
+}
+
+// call runs one mutating API call with its journal entries and lock-timeout
+// retries, then waits for its task. do returns the task's UPID or "".
+func (r *runner) call(ctx context.Context, x *changeExec, in Intent, or *OpRecord, do func() (string, error)) error {
+	base := in.Attempt
+	for attempt := 0; ; attempt++ {
+		in.Attempt = base + attempt
+		in.State, in.UPID, in.Error = intentPending, "", ""
+		r.journalIntent(in)
+		upid, err := do()
+		if err == nil && upid != "" {
+			in.State, in.UPID = intentSent, upid
+			r.journalIntent(in)
+			or.UPID = upid
+			r.progressf("%s: task %s", x.c.Address, upid)
+			err = r.opts.Client.WaitTask(ctx, upid)
+		}
+		if err == nil {
+			in.State = intentDone
+			r.journalIntent(in)
+			x.mutated = true
+			return nil
+		}
+		in.State, in.Error = intentFailed, err.Error()
+		if ctx.Err() != nil {
+			in.State = intentSent // outcome unknown: recovery looks at it
+		}
+		r.journalIntent(in)
+		if !retryable(err) || attempt+1 >= r.opts.Retry.Attempts || ctx.Err() != nil {
+			return err
+		}
+		or.Retries++
+		d := r.opts.Retry.delay(attempt)
+		r.progressf("%s: %s; retrying in %s", x.c.Address, firstLine(err.Error()), shortDur(d))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// retryable reports whether err is a guest lock that may clear: PVE's file
+// lock timeout, or a task that failed on a lock.
+func retryable(err error) bool {
+	if errors.Is(err, ErrLockTimeout) {
+		return true
+	}
+	var tf *TaskFailure
+	if errors.As(err, &tf) {
+		return strings.Contains(tf.ExitStatus, "got timeout") || strings.Contains(tf.ExitStatus, "is locked (")
+	}
+	return false
+}
+
+// digest returns the digest to send with op: the plan's, before the change
+// mutated the guest; none after (the digest the plan saw is then stale by
+// our own hand, and the first operation already checked it).
+func (x *changeExec) digest(op plan.Op) string {
+	if x.mutated {
+		return ""
+	}
+	if op.Digest != "" {
+		return op.Digest
+	}
+	return x.c.Digest
+}
+
+func (r *runner) execOp(ctx context.Context, x *changeExec, oi int, op plan.Op, or *OpRecord) error {
+	cl := r.opts.Client
+	in := r.intent(x, oi, op)
+	switch op.Kind {
+	case plan.OpCreate:
+		if x.kind == "" {
+			return r.createPool(ctx, x, in, op, or)
+		}
+		return r.create(ctx, x, in, op, or)
+	case plan.OpClone:
+		return r.clone(ctx, x, in, op, or)
+	case plan.OpConfig:
+		params, err := r.resolveParams(x, op.Params)
+		if err != nil {
+			return err
+		}
+		send := params
+		if op.Force && len(op.Delete) > 0 {
+			// Remove the deleted disks for good instead of detaching them.
+			send = maps.Clone(params)
+			if send == nil {
+				send = map[string]string{}
+			}
+			send["force"] = "1"
+		}
+		dg := x.digest(op)
+		return scrub(r.call(ctx, x, in, or, func() (string, error) {
+			return cl.UpdateConfig(ctx, x.kind, x.node, x.vmid, send, op.Delete, dg)
+		}), params, op.Params)
+	case plan.OpResize:
+		dg := x.digest(op)
+		return r.call(ctx, x, in, or, func() (string, error) {
+			return cl.Resize(ctx, x.kind, x.node, x.vmid, op.Disk, op.Size, dg)
+		})
+	case plan.OpPower:
+		return r.call(ctx, x, in, or, func() (string, error) {
+			return cl.Power(ctx, x.kind, x.node, x.vmid, op.Power)
+		})
+	case plan.OpMigrate:
+		err := r.call(ctx, x, in, or, func() (string, error) {
+			return cl.Migrate(ctx, x.kind, x.node, x.vmid, op.Target, op.Params)
+		})
+		if err == nil {
+			x.node = op.Target
+		}
+		return err
+	case plan.OpTemplate:
+		return r.call(ctx, x, in, or, func() (string, error) {
+			return cl.ConvertToTemplate(ctx, x.kind, x.node, x.vmid)
+		})
+	case plan.OpDelete:
+		if x.kind == "" {
+			return r.call(ctx, x, in, or, func() (string, error) {
+				return "", cl.DeletePool(ctx, poolID(x, op))
+			})
+		}
+		return r.call(ctx, x, in, or, func() (string, error) {
+			return cl.DeleteGuest(ctx, x.kind, x.node, x.vmid, op.Purge)
+		})
+	case plan.OpPoolCreate:
+		return r.createPool(ctx, x, in, op, or)
+	case plan.OpPoolUpdate:
+		var comment *string
+		if v, ok := op.Params["comment"]; ok {
+			comment = &v
+		}
+		return r.call(ctx, x, in, or, func() (string, error) {
+			return "", cl.UpdatePool(ctx, poolID(x, op), comment, nil, false)
+		})
+	case plan.OpPoolDelete:
+		return r.call(ctx, x, in, or, func() (string, error) {
+			return "", cl.DeletePool(ctx, poolID(x, op))
+		})
+	case plan.OpPoolMembers:
+		vmid := x.vmid
+		if v, err := strconv.Atoi(op.Params["vms"]); err == nil && v > 0 {
+			vmid = v
+		}
+		if vmid == 0 {
+			return fmt.Errorf("%s: pool membership: the guest's vmid is not known", x.c.Address)
+		}
+		return r.call(ctx, x, in, or, func() (string, error) {
+			return "", cl.UpdatePool(ctx, op.Pool, nil, []int{vmid}, op.Remove)
+		})
+	}
+	return fmt.Errorf("%s: unknown operation %q", x.c.Address, op.Kind)
+}
+
+func poolID(x *changeExec, op plan.Op) string {
+	if op.Pool != "" {
+		return op.Pool
+	}
+	if id := op.Params["poolid"]; id != "" {
+		return id
+	}
+	return x.c.Address.Name
+}
+
+func (r *runner) createPool(ctx context.Context, x *changeExec, in Intent, op plan.Op, or *OpRecord) error {
+	id := poolID(x, op)
+	err := r.call(ctx, x, in, or, func() (string, error) {
+		return "", r.opts.Client.CreatePool(ctx, id, op.Params["comment"])
+	})
+	if errors.Is(err, ErrAmbiguous) {
+		// Whether the pool was made is unknown; creating it again tells.
+		err = r.opts.Client.CreatePool(ctx, id, op.Params["comment"])
+		if errors.Is(err, ErrAlreadyExists) {
+			err = nil
+		}
+	}
+	return err
+}
+
+// maxIDAttempts bounds how often a create retries with a fresh VMID after
+// finding the one it was given taken.
+const maxIDAttempts = 5
+
+// create creates a guest. The VMID is chosen (pinned and checked free, or
+// the next free one) and journaled before the create call, and choosing and
+// calling are serialised across the run, so no two creates take one id; a
+// collision with someone else's create is retried with a fresh id.
+func (r *runner) create(ctx context.Context, x *changeExec, in Intent, op plan.Op, or *OpRecord) error {
+	params, err := r.resolveParams(x, op.Params)
+	if err != nil {
+		return err
+	}
+	if op.Pool != "" && params["pool"] == "" {
+		params = maps.Clone(params)
+		params["pool"] = op.Pool
+	}
+	name := guestName(x.c, op.Params)
+	pinned := x.c.VMID
+	cl := r.opts.Client
+	var upid string
+	err = func() error {
+		r.allocMu.Lock()
+		defer r.allocMu.Unlock()
+		for idAttempt := 0; ; idAttempt++ {
+			vmid, err := cl.NextID(ctx, pinned)
+			if err != nil {
+				if pinned != 0 && errors.Is(err, ErrAlreadyExists) {
+					return fmt.Errorf("%s: vmid %d is taken by another guest: %w", x.c.Address, pinned, err)
+				}
+				return fmt.Errorf("%s: allocate vmid: %w", x.c.Address, err)
+			}
+			x.vmid = vmid
+			in.VMID, in.Name, in.Attempt = vmid, name, idAttempt
+			err = r.sendCreate(ctx, x, &in, or, func() (string, error) {
+				return cl.CreateGuest(ctx, x.kind, x.node, vmid, params)
+			})
+			if err == nil {
+				upid = in.UPID
+				return nil
+			}
+			if errors.Is(err, ErrAlreadyExists) && pinned == 0 && idAttempt+1 < maxIDAttempts {
+				or.Retries++
+				r.progressf("%s: vmid %d was taken meanwhile; trying another", x.c.Address, vmid)
+				continue
+			}
+			return scrub(err, params, op.Params)
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	return r.finishCreate(ctx, x, in, or, upid)
+}
+
+// sendCreate sends a create (or clone) call whose intent names the chosen
+// vmid, retrying lock timeouts. An ambiguous outcome is settled by looking
+// for the guest. On success in.UPID holds the task ("" if it was found
+// created without one).
+func (r *runner) sendCreate(ctx context.Context, x *changeExec, in *Intent, or *OpRecord, do func() (string, error)) error {
+	for lockAttempt := 0; ; lockAttempt++ {
+		in.State, in.UPID, in.Error = intentPending, "", ""
+		r.journalIntent(*in)
+		upid, err := do()
+		if err == nil {
+			in.State, in.UPID = intentSent, upid
+			r.journalIntent(*in)
+			return nil
+		}
+		if errors.Is(err, ErrAmbiguous) {
+			if g, ok, ferr := r.opts.Client.FindGuest(ctx, in.VMID); ferr == nil && ok && g.Name == in.Name {
+				in.State = intentSent
+				r.journalIntent(*in)
+				return nil
+			}
+		}
+		in.State, in.Error = intentFailed, err.Error()
+		r.journalIntent(*in)
+		if !errors.Is(err, ErrLockTimeout) || lockAttempt+1 >= r.opts.Retry.Attempts {
+			return err
+		}
+		or.Retries++
+		select {
+		case <-time.After(r.opts.Retry.delay(lockAttempt)):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// finishCreate waits for a create or clone task (or, when the call's
+// outcome was settled by finding the guest, for its lock to clear).
+func (r *runner) finishCreate(ctx context.Context, x *changeExec, in Intent, or *OpRecord, upid string) error {
+	var err error
+	if upid != "" {
+		or.UPID = upid
+		r.progressf("%s: task %s", x.c.Address, upid)
+		err = r.opts.Client.WaitTask(ctx, upid)
+	} else {
+		err = r.waitUnlocked(ctx, in.VMID)
+	}
+	if err != nil {
+		in.State, in.Error = intentFailed, err.Error()
+		if ctx.Err() != nil {
+			in.State = intentSent
+		}
+		r.journalIntent(in)
+		return err
+	}
+	in.State = intentDone
+	r.journalIntent(in)
+	x.mutated = true
+	return nil
+}
+
+// waitUnlocked polls a guest until it exists without a lock.
+func (r *runner) waitUnlocked(ctx context.Context, vmid int) error {
+	for d := 200 * time.Millisecond; ; d = min(2*d, 2*time.Second) {
+		g, ok, err := r.opts.Client.FindGuest(ctx, vmid)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("guest %d: %w", vmid, ErrNotFound)
+		}
+		if g.Lock == "" {
+			return nil
+		}
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// clone clones a template into a new guest (on op.Target, or the change's
+// node), then sets the operation's remaining parameters and deletions with
+// a config update.
+func (r *runner) clone(ctx context.Context, x *changeExec, in Intent, op plan.Op, or *OpRecord) error {
+	src, srcNode := op.SourceVMID, ""
+	if op.SourceAddress != "" {
+		a, err := resource.ParseAddress(op.SourceAddress)
+		if err != nil {
+			return fmt.Errorf("%s: clone source: %w", x.c.Address, err)
+		}
+		r.mu.Lock()
+		id, ok := r.vmids[a]
+		srcNode = r.nodeOf[a]
+		r.mu.Unlock()
+		if src == 0 {
+			if !ok || id == 0 {
+				return fmt.Errorf("%s: clone source %s has no vmid (was it created by this run?)", x.c.Address, a)
+			}
+			src = id
+		}
+	}
+	if src == 0 {
+		return fmt.Errorf("%s: clone without a source", x.c.Address)
+	}
+	if srcNode == "" {
+		g, ok, err := r.opts.Client.FindGuest(ctx, src)
+		if err != nil {
+			return fmt.Errorf("%s: clone source %d: %w", x.c.Address, src, err)
+		}
+		if !ok {
+			return fmt.Errorf("%s: clone source %d does not exist", x.c.Address, src)
+		}
+		srcNode = g.Node
+	}
+	params, err := r.resolveParams(x, op.Params)
+	if err != nil {
+		return err
+	}
+	cloneParams, rest := map[string]string{}, map[string]string{}
+	for k, v := range params {
+		if cloneKeys[k] {
+			cloneParams[k] = v
+		} else {
+			rest[k] = v
+		}
+	}
+	if op.Full {
+		cloneParams["full"] = "1"
+	}
+	if op.Storage != "" {
+		cloneParams["storage"] = op.Storage
+	}
+	if op.Pool != "" {
+		cloneParams["pool"] = op.Pool
+	}
+	if op.Target != "" {
+		x.node = op.Target
+	}
+	if x.node == "" {
+		x.node = srcNode
+	}
+	if x.node != srcNode {
+		cloneParams["target"] = x.node
+	}
+	in.Node = x.node
+	name := guestName(x.c, op.Params)
+	pinned := x.c.VMID
+	cl := r.opts.Client
+	var upid string
+	err = func() error {
+		r.allocMu.Lock()
+		defer r.allocMu.Unlock()
+		for idAttempt := 0; ; idAttempt++ {
+			vmid, err := cl.NextID(ctx, pinned)
+			if err != nil {
+				if pinned != 0 && errors.Is(err, ErrAlreadyExists) {
+					return fmt.Errorf("%s: vmid %d is taken by another guest: %w", x.c.Address, pinned, err)
+				}
+				return fmt.Errorf("%s: allocate vmid: %w", x.c.Address, err)
+			}
+			x.vmid = vmid
+			in.VMID, in.Name, in.Attempt = vmid, name, idAttempt
+			err = r.sendCreate(ctx, x, &in, or, func() (string, error) {
+				return cl.Clone(ctx, x.kind, srcNode, src, vmid, cloneParams)
+			})
+			if err == nil {
+				upid = in.UPID
+				return nil
+			}
+			if errors.Is(err, ErrAlreadyExists) && pinned == 0 && idAttempt+1 < maxIDAttempts {
+				or.Retries++
+				continue
+			}
+			return scrub(err, params, op.Params)
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if err := r.finishCreate(ctx, x, in, or, upid); err != nil {
+		return err
+	}
+	if len(rest) == 0 && len(op.Delete) == 0 {
+		return nil
+	}
+	cfg := OpRecord{Kind: plan.OpConfig}
+	cin := Intent{Change: x.idx, Op: in.Op, Attempt: 100, Address: in.Address, Kind: plan.OpConfig,
+		Guest: x.kind, Node: x.node, VMID: x.vmid, State: intentPending}
+	err = scrub(r.call(ctx, x, cin, &cfg, func() (string, error) {
+		return cl.UpdateConfig(ctx, x.kind, x.node, x.vmid, rest, op.Delete, "")
+	}), params, op.Params)
+	if cfg.UPID != "" {
+		x.cr.UPIDs = append(x.cr.UPIDs, cfg.UPID)
+	}
+	or.Retries += cfg.Retries
+	return err
+}

@@ -1,0 +1,280 @@
+package plan
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pmpc-dev/pmpc/resource"
+)
+
+func caseNamed(t *testing.T, name string) testCase {
+	t.Helper()
+	for _, tc := range corpus() {
+		if tc.name == name {
+			return tc
+		}
+	}
+	t.Fatalf("no corpus case %q", name)
+	return testCase{}
+}
+
+func changeOf(t *testing.T, p *Plan, addr string) *Change {
+	t.Helper()
+	for i := range p.Changes {
+		if p.Changes[i].Address.String() == addr {
+			return &p.Changes[i]
+		}
+	}
+	t.Fatalf("no change for %s in plan: %+v", addr, p.Changes)
+	return nil
+}
+
+func fieldOf(t *testing.T, c *Change, key, sub string) FieldChange {
+	t.Helper()
+	for _, f := range c.Fields {
+		if f.Key == key && f.SubKey == sub {
+			return f
+		}
+	}
+	t.Fatalf("%s: no field %s.%s in %+v", c.Address, key, sub, c.Fields)
+	return FieldChange{}
+}
+
+func opKinds(c *Change) []OpKind {
+	var ks []OpKind
+	for _, o := range c.Ops {
+		ks = append(ks, o.Kind)
+	}
+	return ks
+}
+
+func hasError(p *Plan, sub string) bool {
+	return slices.ContainsFunc(p.Errors, func(e string) bool { return strings.Contains(e, sub) })
+}
+
+func TestNoChangesWhenLiveMatches(t *testing.T) {
+	p := makePlan(t, caseNamed(t, "no_changes"))
+	if len(p.Changes) != 0 || len(p.Errors) != 0 || len(p.Unmanaged) != 0 {
+		t.Fatalf("want an empty plan (tag order and PVE's MAC are no change), got %+v", p)
+	}
+}
+
+func TestDisruptionClasses(t *testing.T) {
+	live := changeOf(t, makePlan(t, caseNamed(t, "update_live")), "vm.web-01")
+	if live.Disruption != DisruptionLive || fieldOf(t, live, "net0", "bridge").Disruption != DisruptionLive {
+		t.Errorf("update_live: %s", live.Disruption)
+	}
+	if op := live.Ops[0]; op.Kind != OpConfig || op.Digest == "" || !strings.HasPrefix(op.Params["net0"], "virtio=BC:24:11:2E:4A:01,") {
+		t.Errorf("config op must keep PVE's MAC and carry the digest: %+v", op)
+	}
+
+	pend := changeOf(t, makePlan(t, caseNamed(t, "update_pending")), "vm.web-01")
+	if pend.Disruption != DisruptionPending || fieldOf(t, pend, "cores", "").Disruption != DisruptionPending {
+		t.Errorf("cores on a running VM must be pending, got %s", pend.Disruption)
+	}
+	if fieldOf(t, pend, "memory", "").Disruption != DisruptionLive {
+		t.Error("memory with hotplug=memory must be live")
+	}
+	if slices.Contains(opKinds(pend), OpPower) || !strings.Contains(pend.Reason, "--allow-restart") {
+		t.Errorf("without --allow-restart: no restart, and the plan says so: %+v %q", pend.Ops, pend.Reason)
+	}
+
+	rs := changeOf(t, makePlan(t, caseNamed(t, "update_restart")), "vm.web-01")
+	if rs.Disruption != DisruptionRestart || rs.Ops[len(rs.Ops)-1].Power != "reboot" {
+		t.Errorf("with --allow-restart: want restart + reboot, got %s %+v", rs.Disruption, rs.Ops)
+	}
+
+	st := changeOf(t, makePlan(t, caseNamed(t, "update_stopped")), "vm.web-01")
+	if st.Disruption != DisruptionNone {
+		t.Errorf("stopped guest: want none, got %s", st.Disruption)
+	}
+
+	rp := changeOf(t, makePlan(t, caseNamed(t, "replace")), "container.dns")
+	if rp.Action != ActionReplace || rp.Disruption != DisruptionReplace || !fieldOf(t, rp, "unprivileged", "").ForcesReplace {
+		t.Errorf("unprivileged must force replacement: %+v", rp)
+	}
+	if got := opKinds(rp); !slices.Equal(got, []OpKind{OpPower, OpDelete, OpCreate, OpPower}) {
+		t.Errorf("replace ops: %v", got)
+	}
+}
+
+func TestDriftRevertsAndDeletesHandAddedKeys(t *testing.T) {
+	c := changeOf(t, makePlan(t, caseNamed(t, "drift")), "vm.web-01")
+	if f := fieldOf(t, c, "memory", ""); f.Before != "2048" || f.After != "4096" {
+		t.Errorf("memory: %+v", f)
+	}
+	if !slices.Equal(c.Ops[0].Delete, []string{"hookscript"}) {
+		t.Errorf("hookscript added by hand must be deleted; PVE-managed keys (meta, vmgenid, smbios1, boot) must not: %+v", c.Ops[0])
+	}
+}
+
+func TestPrune(t *testing.T) {
+	off := makePlan(t, caseNamed(t, "prune_off"))
+	if len(off.Changes) != 0 {
+		t.Fatalf("without prune nothing is deleted: %+v", off.Changes)
+	}
+	if i := slices.IndexFunc(off.Unmanaged, func(u Unmanaged) bool { return u.VMID == 101 }); i < 0 || !off.Unmanaged[i].Tagged {
+		t.Errorf("old-web must be listed as tagged unmanaged: %+v", off.Unmanaged)
+	}
+
+	on := makePlan(t, caseNamed(t, "prune_on"))
+	del := changeOf(t, on, "vm.old-web")
+	if del.Action != ActionDelete || !slices.Equal(opKinds(del), []OpKind{OpPower, OpDelete}) {
+		t.Errorf("old-web: %+v", del)
+	}
+	if !hasError(on, "vm.vault") || slices.ContainsFunc(on.Changes, func(c Change) bool { return c.VMID == 102 }) {
+		t.Errorf("a protected guest is an error, not a delete: %v", on.Errors)
+	}
+	if slices.ContainsFunc(on.Changes, func(c Change) bool { return c.VMID == 150 }) {
+		t.Error("an untagged guest must never be deleted")
+	}
+	pool := changeOf(t, on, "pool.retired")
+	if last := on.Changes[len(on.Changes)-1]; last.Address != pool.Address || !slices.Contains(pool.DependsOn, del.Address) {
+		t.Errorf("the pool goes last, after its member: %+v", on.Changes)
+	}
+	if slices.ContainsFunc(on.Changes, func(c Change) bool { return c.Address.Name == "handmade" }) {
+		t.Error("a pool with no sign of pmpc must not be pruned")
+	}
+}
+
+func TestCloneAndOrder(t *testing.T) {
+	p := makePlan(t, caseNamed(t, "clone"))
+	var order []string
+	for _, c := range p.Changes {
+		order = append(order, c.Address.String())
+	}
+	if want := []string{"vm.tmpl-alma", "vm.app-01", "vm.app-02"}; !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+	a := changeOf(t, p, "vm.app-01")
+	if a.Ops[0].Kind != OpClone || a.Ops[0].SourceVMID != 9000 || a.Ops[0].Full {
+		t.Errorf("app-01 is a linked clone of vmid 9000: %+v", a.Ops[0])
+	}
+	if a.Ops[1].Kind != OpResize || a.Ops[1].Size != "64G" {
+		t.Errorf("app-01 grows its disk after cloning: %+v", a.Ops)
+	}
+	b := changeOf(t, p, "vm.app-02")
+	if b.Ops[0].SourceAddress != "vm.tmpl-alma" || !slices.Contains(b.DependsOn, resource.Address{Kind: resource.KindVM, Name: "tmpl-alma"}) {
+		t.Errorf("app-02 clones the template this plan creates: %+v", b)
+	}
+}
+
+func TestPoolMoves(t *testing.T) {
+	p := makePlan(t, caseNamed(t, "pool_move"))
+	if p.Changes[0].Address.String() != "pool.prod" {
+		t.Fatalf("pools are created first: %+v", p.Changes)
+	}
+	c := changeOf(t, p, "vm.web-01")
+	if len(c.Ops) != 2 || c.Ops[0].Pool != "staging" || !c.Ops[0].Remove || c.Ops[1].Pool != "prod" || c.Ops[1].Remove {
+		t.Errorf("move = remove from staging, add to prod: %+v", c.Ops)
+	}
+	if !slices.Contains(c.DependsOn, resource.Address{Kind: resource.KindPool, Name: "prod"}) {
+		t.Errorf("web-01 depends on pool.prod: %v", c.DependsOn)
+	}
+}
+
+func TestDisks(t *testing.T) {
+	p := makePlan(t, caseNamed(t, "disks"))
+	c := changeOf(t, p, "vm.web-01")
+	if !slices.Contains(c.Ops[0].Delete, "scsi1") || c.Ops[0].Force {
+		t.Errorf("removed disk is detached (delete without force): %+v", c.Ops[0])
+	}
+	if slices.Contains(c.Ops[0].Delete, "unused0") {
+		t.Error("unused volumes are never deleted implicitly")
+	}
+	if r := c.Ops[1]; r.Kind != OpResize || r.Disk != "scsi0" || r.Size != "64G" {
+		t.Errorf("growth is a resize: %+v", c.Ops)
+	}
+	if !hasError(p, "vm.web-02: disk scsi0 cannot shrink") {
+		t.Errorf("shrink must be an error: %v", p.Errors)
+	}
+	if slices.ContainsFunc(p.Changes, func(c Change) bool { return c.Address.Name == "web-02" }) {
+		t.Error("a guest with a shrink error gets no change")
+	}
+	purge := changeOf(t, makePlan(t, caseNamed(t, "disk_purge")), "vm.web-01")
+	if !purge.Ops[0].Force {
+		t.Errorf("with purge the delete is forced: %+v", purge.Ops[0])
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	p := makePlan(t, caseNamed(t, "secret_change"))
+	if len(p.Changes) != 1 {
+		t.Fatalf("only web-01's recorded hash differs; want 1 change, got %+v", p.Changes)
+	}
+	c := changeOf(t, p, "vm.web-01")
+	f := fieldOf(t, c, "cipassword", "")
+	if !f.Sensitive || f.After != "(sensitive)" || c.Ops[0].Params["cipassword"] != "env:CI_PASSWORD" {
+		t.Errorf("secret field must be masked and the op hold the reference: %+v %+v", f, c.Ops[0])
+	}
+	var out bytes.Buffer
+	for _, format := range Formats {
+		v, _ := NewView(format, ViewOptions{})
+		if err := v.Render(&out, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Contains(out.String(), "new-password") || strings.Contains(out.String(), "old-password") {
+		t.Error("a resolved secret leaked into a view")
+	}
+}
+
+func TestHashSecret(t *testing.T) {
+	h := HashSecret("s1", "pw")
+	if !SecretMatches(h, "pw") || SecretMatches(h, "pw2") || SecretMatches("garbage", "pw") {
+		t.Error("SecretMatches")
+	}
+	if HashSecret("s2", "pw") == h {
+		t.Error("different salts must give different hashes")
+	}
+	if strings.Contains(HashSecret("s", "hunter2"), "hunter2") {
+		t.Error("the hash holds the secret in clear")
+	}
+}
+
+func TestMatchErrors(t *testing.T) {
+	p := makePlan(t, caseNamed(t, "match_errors"))
+	if !hasError(p, "pin the one to manage with vmid") || !hasError(p, "is a vm") {
+		t.Errorf("errors: %v", p.Errors)
+	}
+	if len(p.Changes) != 0 {
+		t.Errorf("ambiguous guests must not be created again or pruned: %+v", p.Changes)
+	}
+}
+
+func TestMarkdownCap(t *testing.T) {
+	out := render(t, "markdown", ViewOptions{}, makePlan(t, caseNamed(t, "huge")))
+	if len(out) > DefaultMarkdownLimit {
+		t.Errorf("markdown is %d characters, over the %d cap", len(out), DefaultMarkdownLimit)
+	}
+	if !bytes.Contains(out, []byte("pmpc plan -o text")) || !bytes.Contains(out, []byte("pmpc plan -o json")) {
+		t.Error("a capped plan must say how to see the rest")
+	}
+	small := render(t, "markdown", ViewOptions{}, makePlan(t, caseNamed(t, "create")))
+	if bytes.Contains(small, []byte("too long")) {
+		t.Error("a small plan is not capped")
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	for _, tc := range corpus() {
+		a := render(t, "json", ViewOptions{}, makePlan(t, tc))
+		for range 3 {
+			if b := render(t, "json", ViewOptions{}, makePlan(t, tc)); !bytes.Equal(a, b) {
+				t.Fatalf("%s: two plans of the same inputs differ", tc.name)
+			}
+		}
+	}
+}
+
+func TestColorOnlyWhenAsked(t *testing.T) {
+	p := makePlan(t, caseNamed(t, "update_live"))
+	if bytes.Contains(render(t, "text", ViewOptions{}, p), []byte("\x1b[")) {
+		t.Error("colour without Color")
+	}
+	if !bytes.Contains(render(t, "text", ViewOptions{Color: true}, p), []byte("\x1b[")) {
+		t.Error("no colour with Color")
+	}
+}

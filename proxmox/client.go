@@ -1,0 +1,374 @@
+package proxmox
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client talks to one PVE cluster. It is safe for concurrent use; the
+// number of requests in flight is bounded by Config.Workers (and
+// Config.PerNode per node).
+type Client struct {
+	cfg      Config
+	base     *url.URL
+	http     *http.Client
+	log      *slog.Logger
+	warnings []string
+
+	tokenHeader string // "PVEAPIToken=..." or ""
+
+	sem     chan struct{}
+	nodeMu  sync.Mutex
+	nodeSem map[string]chan struct{}
+
+	ticketMu sync.Mutex
+	ticket   string
+	csrf     string
+	ticketAt time.Time
+
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// New checks cfg and builds a client. It makes no request: a wrong token or
+// an untrusted certificate shows on the first call.
+func New(cfg Config) (*Client, error) {
+	base, err := baseURL(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, base: base, log: cfg.Logger, nodeSem: map[string]chan struct{}{}, now: time.Now, sleep: sleepCtx}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case cfg.Token != "":
+		id, secret, err := splitToken(cfg.Token)
+		if err != nil {
+			return nil, err
+		}
+		c.tokenHeader = "PVEAPIToken=" + id + "=" + secret
+	case cfg.Username != "" && cfg.Password != "":
+		if !strings.Contains(cfg.Username, "@") {
+			return nil, fmt.Errorf("username %q must include the realm, e.g. root@pam", cfg.Username)
+		}
+	case cfg.Username != "":
+		return nil, fmt.Errorf("no password for %s: set PMPC_PASSWORD, or use an API token (PMPC_TOKEN=USER@REALM!TOKENID=SECRET)", cfg.Username)
+	default:
+		return nil, fmt.Errorf("no credentials: set PMPC_TOKEN=USER@REALM!TOKENID=SECRET (or PMPC_USERNAME and PMPC_PASSWORD)")
+	}
+	if c.cfg.Workers <= 0 {
+		c.cfg.Workers = 4
+	}
+	if c.cfg.PerNode <= 0 || c.cfg.PerNode > c.cfg.Workers {
+		c.cfg.PerNode = c.cfg.Workers
+	}
+	if c.cfg.UserAgent == "" {
+		c.cfg.UserAgent = "pmpc"
+	}
+	if c.cfg.RequestTimeout <= 0 {
+		c.cfg.RequestTimeout = 2 * time.Minute
+	}
+	c.cfg.Retry = c.cfg.Retry.withDefaults(4, 200*time.Millisecond, 5*time.Second)
+	c.cfg.TaskPoll = c.cfg.TaskPoll.withDefaults(0, 50*time.Millisecond, time.Second)
+	if c.cfg.TicketRenewal <= 0 {
+		c.cfg.TicketRenewal = time.Hour
+	}
+	if c.cfg.AmbiguitySettle <= 0 {
+		c.cfg.AmbiguitySettle = 500 * time.Millisecond
+	}
+	c.sem = make(chan struct{}, c.cfg.Workers)
+
+	tlsCfg, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if base.Scheme == "http" {
+		c.warn("PMPC_ENDPOINT uses plain http: credentials travel unencrypted (PVE itself only serves https)")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	tr.ForceAttemptHTTP2 = false // pveproxy speaks HTTP/1.1
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	tr.MaxIdleConnsPerHost = c.cfg.Workers + 2
+	tr.MaxConnsPerHost = 0
+	c.http = &http.Client{
+		Transport: tr,
+		// PVE redirects only plain http to https; never follow a redirect
+		// with credentials attached.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return c, nil
+}
+
+func (b Backoff) withDefaults(attempts int, initial, max time.Duration) Backoff {
+	if b.Attempts <= 0 {
+		b.Attempts = attempts
+	}
+	if b.Initial <= 0 {
+		b.Initial = initial
+	}
+	if b.Max <= 0 {
+		b.Max = max
+	}
+	if b.Max < b.Initial {
+		b.Max = b.Initial
+	}
+	return b
+}
+
+// delay is the n-th delay (n from 1): Initial doubling up to Max, with
+// up to ±25 % jitter when jitter is set.
+func (b Backoff) delay(n int, jitter bool) time.Duration {
+	d := b.Initial
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	if d > b.Max {
+		d = b.Max
+	}
+	if jitter && d > 0 {
+		d = d*3/4 + time.Duration(rand.Int64N(int64(d)/2+1))
+	}
+	return d
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (c *Client) warn(msg string) {
+	c.warnings = append(c.warnings, msg)
+	c.log.Warn(msg)
+}
+
+// Warnings lists what is unsafe about this client's configuration (for
+// example skipped certificate verification). Commands print them on every run.
+func (c *Client) Warnings() []string { return append([]string(nil), c.warnings...) }
+
+// Endpoint is the API base URL the client talks to, ".../api2/json".
+func (c *Client) Endpoint() string { return c.base.String() }
+
+// Workers is the client-wide concurrency limit in effect.
+func (c *Client) Workers() int { return c.cfg.Workers }
+
+// tlsConfig builds the TLS settings: system roots plus CAFile; or a pinned
+// leaf fingerprint; or (loudly) no verification. Verification is done in
+// VerifyConnection so that a refusal can report the presented fingerprint.
+func (c *Client) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}
+	var pin string
+	if c.cfg.Fingerprint != "" {
+		p, err := normFingerprint(c.cfg.Fingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("TLS fingerprint: %w", err)
+		}
+		pin = p
+	}
+	if c.cfg.Insecure {
+		if pin != "" {
+			// A pin is strictly better; honour it and say the flag is moot.
+			c.warn("PMPC_INSECURE is set but ignored because PMPC_TLS_FINGERPRINT pins the certificate; unset PMPC_INSECURE")
+		} else {
+			c.warn("PMPC_INSECURE is set: the server's TLS certificate is NOT verified, so anyone on the path can read your API token; pin the certificate with PMPC_TLS_FINGERPRINT instead")
+			return cfg, nil
+		}
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if c.cfg.CAFile != "" {
+		pem, err := os.ReadFile(c.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("PMPC_CA_FILE: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("PMPC_CA_FILE %s: no PEM certificates in it", c.cfg.CAFile)
+		}
+	}
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("tls: server presented no certificate")
+		}
+		leaf := cs.PeerCertificates[0]
+		sum := sha256.Sum256(leaf.Raw)
+		got := hex.EncodeToString(sum[:])
+		if pin != "" {
+			if got != pin {
+				return &CertificateError{Host: cs.ServerName, Fingerprint: colonHex(sum[:]), Pinned: colonHex(mustHex(pin))}
+			}
+			return nil
+		}
+		inter := x509.NewCertPool()
+		for _, ic := range cs.PeerCertificates[1:] {
+			inter.AddCert(ic)
+		}
+		_, err := leaf.Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: roots, Intermediates: inter})
+		if err != nil {
+			return &CertificateError{Host: cs.ServerName, Fingerprint: colonHex(sum[:]), Err: err}
+		}
+		return nil
+	}
+	return cfg, nil
+}
+
+func colonHex(b []byte) string {
+	var s strings.Builder
+	for i, x := range b {
+		if i > 0 {
+			s.WriteByte(':')
+		}
+		fmt.Fprintf(&s, "%02X", x)
+	}
+	return s.String()
+}
+
+func mustHex(s string) []byte {
+	b, _ := hex.DecodeString(s)
+	return b
+}
+
+// request is one API call.
+type request struct {
+	method  string
+	path    string // below /api2/json, e.g. "/nodes/pve1/qemu/100/config"
+	query   url.Values
+	form    url.Values
+	subject string
+	// noAuth sends the request without credentials (login).
+	noAuth bool
+	// whole decodes the whole answer into out, not just its "data".
+	whole bool
+	// idempotent marks a non-GET request that is safe to resend.
+	idempotent bool
+}
+
+// nodeOf returns the node a /nodes/{node}/... path addresses.
+func nodeOf(path string) string {
+	rest, ok := strings.CutPrefix(path, "/nodes/")
+	if !ok {
+		return ""
+	}
+	n, _, _ := strings.Cut(rest, "/")
+	return n
+}
+
+func (c *Client) acquire(ctx context.Context, node string) (release func(), err error) {
+	var ns chan struct{}
+	if node != "" && c.cfg.PerNode < c.cfg.Workers {
+		c.nodeMu.Lock()
+		ns = c.nodeSem[node]
+		if ns == nil {
+			ns = make(chan struct{}, c.cfg.PerNode)
+			c.nodeSem[node] = ns
+		}
+		c.nodeMu.Unlock()
+		select {
+		case ns <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		if ns != nil {
+			<-ns
+		}
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-c.sem
+		if ns != nil {
+			<-ns
+		}
+	}, nil
+}
+
+// attempt is the outcome of one HTTP exchange.
+type attempt struct {
+	status int
+	reason string
+	body   []byte
+	err    error // transport error
+	sent   bool  // the whole request was written before err
+}
+
+func (c *Client) roundTrip(ctx context.Context, r *request) attempt {
+	release, err := c.acquire(ctx, nodeOf(r.path))
+	if err != nil {
+		return attempt{err: err}
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+
+	u := *c.base
+	u.Path = c.base.Path + r.path
+	u.RawPath = ""
+	if len(r.query) > 0 {
+		u.RawQuery = r.query.Encode()
+	}
+	var body io.Reader
+	if r.form != nil {
+		body = strings.NewReader(r.form.Encode())
+	}
+	var sent bool
+	var mu sync.Mutex
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		mu.Lock()
+		sent = i.Err == nil
+		mu.Unlock()
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.method, u.String(), body)
+	if err != nil {
+		return attempt{err: err}
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.Header.Set("Accept", "application/json")
+	if r.form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if !r.noAuth {
+		if err := c.authorize(ctx, req); err != nil {
+			return attempt{err: err}
+		}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		mu.Lock()
+		defer mu.Unlock()
+		return attempt{err: err, sent: sent}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return attempt{err: err, sent: true}
+	}
+	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
+	return attempt{status: resp.StatusCode, reason: reason, body: b, sent: true}
+}

@@ -1,0 +1,216 @@
+package proxmox
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pmpc-dev/pmpc/resource"
+)
+
+// InventoryOptions tune Inventory.
+type InventoryOptions struct {
+	// Need reports whether a guest's config must be read. It sees the guest
+	// as /cluster/resources describes it (no Config yet). Nil reads every
+	// guest's config. Guests whose config is not read have a nil Config.
+	Need func(g *resource.Guest) bool
+	// Pending also reads GET .../pending for running guests whose config is
+	// read, filling Guest.Pending.
+	Pending bool
+	// Progress, if set, is called (from several goroutines, never at once)
+	// after each guest's config is read.
+	Progress func(done, total int)
+}
+
+// Inventory reads the whole cluster as cheaply as PVE allows: one
+// GET /cluster/resources (guests, nodes, storage, pool membership), GET
+// /version and GET /pools, then one config GET per guest that opts.Need
+// selects, with at most Config.Workers requests in flight (and PerNode per
+// node), spread across nodes. It never calls the guest agent.
+//
+// A guest that vanishes between the listing and its config read is dropped;
+// one that migrated meanwhile is read on its new node.
+func (c *Client) Inventory(ctx context.Context, opts InventoryOptions) (*resource.Cluster, error) {
+	cl := &resource.Cluster{Endpoint: c.Endpoint(), Time: time.Now().UTC()}
+	var rs []Resource
+	var pools []poolJSON
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { rs, err = c.Resources(gctx, ""); return })
+	g.Go(func() error {
+		v, err := c.Version(gctx)
+		cl.Version = v.Version
+		return err
+	})
+	g.Go(func() (err error) { pools, err = c.listPools(gctx); return })
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("inventory of %s: %w", c.Endpoint(), err)
+	}
+
+	for _, r := range rs {
+		switch {
+		case r.Type == "node":
+			cl.Nodes = append(cl.Nodes, resource.Node{Name: r.Node, Status: r.Status})
+		case r.IsGuest():
+			kind, _ := resource.KindOfPVEType(r.Type)
+			cl.Guests = append(cl.Guests, resource.Guest{
+				Kind: kind, VMID: r.VMID, Node: r.Node, Name: r.Name, Status: r.Status, Template: r.Template,
+				Lock: r.Lock, Pool: r.Pool, Tags: r.Tags, Uptime: r.Uptime,
+			})
+		}
+	}
+	sort.Slice(cl.Nodes, func(i, j int) bool { return cl.Nodes[i].Name < cl.Nodes[j].Name })
+	sort.Slice(cl.Guests, func(i, j int) bool { return cl.Guests[i].VMID < cl.Guests[j].VMID })
+	cl.Storage = storageOf(rs)
+	cl.Pools = poolsOf(pools, rs)
+
+	var work []int
+	for i := range cl.Guests {
+		if opts.Need == nil || opts.Need(&cl.Guests[i]) {
+			work = append(work, i)
+		}
+	}
+	work = interleaveByNode(cl.Guests, work)
+
+	gone := make([]bool, len(cl.Guests))
+	var (
+		mu    sync.Mutex
+		done  int
+		where *relocator
+	)
+	where = &relocator{c: c}
+	queue := make(chan int)
+	g, gctx = errgroup.WithContext(ctx)
+	for w := 0; w < min(c.cfg.Workers, len(work)); w++ {
+		g.Go(func() error {
+			for i := range queue {
+				gs := &cl.Guests[i]
+				ok, err := c.readGuest(gctx, gs, opts.Pending, where)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				gone[i] = !ok
+				done++
+				if opts.Progress != nil {
+					opts.Progress(done, len(work))
+				}
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(queue)
+		for _, i := range work {
+			select {
+			case queue <- i:
+			case <-gctx.Done():
+				return nil
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("inventory of %s: %w", c.Endpoint(), err)
+	}
+	kept := cl.Guests[:0]
+	for i, gs := range cl.Guests {
+		if !gone[i] {
+			kept = append(kept, gs)
+		}
+	}
+	cl.Guests = kept
+	return cl, nil
+}
+
+// readGuest fills g's Config, Digest and (if asked) Pending. It reports
+// false if the guest no longer exists.
+func (c *Client) readGuest(ctx context.Context, g *resource.Guest, pending bool, where *relocator) (bool, error) {
+	cfg, digest, err := c.GuestConfig(ctx, g.Kind, g.Node, g.VMID)
+	if IsNotFound(err) {
+		node, ok, lerr := where.node(ctx, g.VMID)
+		if lerr != nil {
+			return false, lerr
+		}
+		if !ok {
+			return false, nil
+		}
+		if node == g.Node {
+			return false, err
+		}
+		g.Node = node
+		cfg, digest, err = c.GuestConfig(ctx, g.Kind, g.Node, g.VMID)
+	}
+	if err != nil {
+		return false, err
+	}
+	g.Config, g.Digest = cfg, digest
+	if pending && g.Status == "running" {
+		items, err := c.GuestPending(ctx, g.Kind, g.Node, g.VMID)
+		if err != nil {
+			return false, err
+		}
+		g.Pending = PendingMap(items)
+	}
+	return true, nil
+}
+
+// relocator re-reads guest locations once, for guests whose config read
+// said "does not exist" (deleted or migrated since the listing).
+type relocator struct {
+	c     *Client
+	once  sync.Once
+	nodes map[int]string
+	err   error
+}
+
+func (r *relocator) node(ctx context.Context, vmid int) (string, bool, error) {
+	r.once.Do(func() {
+		rs, err := r.c.Resources(ctx, "vm")
+		if err != nil {
+			r.err = err
+			return
+		}
+		r.nodes = map[int]string{}
+		for _, x := range rs {
+			r.nodes[x.VMID] = x.Node
+		}
+	})
+	if r.err != nil {
+		return "", false, r.err
+	}
+	n, ok := r.nodes[vmid]
+	return n, ok, nil
+}
+
+// interleaveByNode reorders guest indexes round-robin across nodes so that
+// a per-node limit never leaves workers idle behind one busy node.
+func interleaveByNode(guests []resource.Guest, idx []int) []int {
+	byNode := map[string][]int{}
+	var nodes []string
+	for _, i := range idx {
+		n := guests[i].Node
+		if _, ok := byNode[n]; !ok {
+			nodes = append(nodes, n)
+		}
+		byNode[n] = append(byNode[n], i)
+	}
+	if len(nodes) <= 1 {
+		return idx
+	}
+	sort.Strings(nodes)
+	out := make([]int, 0, len(idx))
+	for len(out) < len(idx) {
+		for _, n := range nodes {
+			if q := byNode[n]; len(q) > 0 {
+				out = append(out, q[0])
+				byNode[n] = q[1:]
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,325 @@
+package workspace
+
+// This file holds the apply lock: one apply per workspace at a time. The
+// local lock is a file created with O_EXCL; where the repository has a
+// remote, a lock ref (refs/pmpc/lock) is pushed to it atomically as well, so
+// that two CI runners with their own clones cannot apply together.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// LockRef is the ref pushed to the remote while an apply holds the lock.
+const LockRef = "refs/pmpc/lock"
+
+// LockFile is the local lock, relative to the workspace root.
+const LockFile = ".pmpc/apply.lock"
+
+// LockInfo says who holds the lock.
+type LockInfo struct {
+	Who   string    `json:"who"`
+	Host  string    `json:"host"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"`
+	RunID string    `json:"run_id,omitempty"`
+}
+
+// LockHeldError is returned when another apply holds the lock.
+type LockHeldError struct {
+	Info LockInfo
+	// Where is the lock that is held: the local file or "remote <name>".
+	Where string
+	Now   time.Time
+}
+
+func (e *LockHeldError) Error() string {
+	age := e.Now.Sub(e.Info.Since).Round(time.Second)
+	return fmt.Sprintf("another apply holds the lock (%s): %s on host %s, pid %d, for %s; wait for it to finish, or if it died run pmpc unlock",
+		e.Where, e.Info.Who, e.Info.Host, e.Info.PID, age)
+}
+
+// Lock is a held apply lock. Release it when the apply ends.
+type Lock struct {
+	root   string
+	file   string
+	remote string
+	r      *git.Repository
+	hash   plumbing.Hash // the lock commit pushed to remote, if any
+}
+
+// LockOptions configure AcquireLock.
+type LockOptions struct {
+	// Remote is the git remote that carries the lock ref (default
+	// "origin"); the remote lock is skipped when the repository has no
+	// such remote, or NoRemote is set.
+	Remote   string
+	NoRemote bool
+	Now      func() time.Time
+}
+
+// AcquireLock takes the apply lock of the workspace at root: the local
+// file, then the remote lock ref. A lock held by someone else gives a
+// *LockHeldError; a local lock left by a dead process on this host is
+// taken over.
+func AcquireLock(ctx context.Context, root string, info LockInfo, opts LockOptions) (*Lock, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if info.Host == "" {
+		info.Host, _ = os.Hostname()
+	}
+	if info.PID == 0 {
+		info.PID = os.Getpid()
+	}
+	if info.Since.IsZero() {
+		info.Since = opts.Now().UTC()
+	}
+	l := &Lock{root: root, file: filepath.Join(root, LockFile)}
+	if err := l.lockLocal(info, opts.Now()); err != nil {
+		return nil, err
+	}
+	if opts.NoRemote {
+		return l, nil
+	}
+	remote := opts.Remote
+	if remote == "" {
+		remote = "origin"
+	}
+	r, err := openRepo(root)
+	if err != nil {
+		return l, nil // not a git repository: the local lock is all there is
+	}
+	if _, err := r.Remote(remote); err != nil {
+		return l, nil
+	}
+	l.r, l.remote = r, remote
+	if err := l.lockRemote(ctx, info, opts.Now()); err != nil {
+		_ = os.Remove(l.file)
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Lock) lockLocal(info LockInfo, now time.Time) error {
+	if err := os.MkdirAll(filepath.Dir(l.file), 0o755); err != nil {
+		return fmt.Errorf("apply lock: %w", err)
+	}
+	b, _ := json.Marshal(info)
+	for range 2 {
+		f, err := os.OpenFile(l.file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			_, werr := f.Write(append(b, '\n'))
+			cerr := f.Close()
+			if werr != nil || cerr != nil {
+				os.Remove(l.file)
+				return fmt.Errorf("apply lock %s: %v", LockFile, errors.Join(werr, cerr))
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("apply lock %s: %w", LockFile, err)
+		}
+		held, rerr := readLockFile(l.file)
+		if rerr != nil {
+			return fmt.Errorf("apply lock %s exists but cannot be read (%v); remove it with pmpc unlock --force if no apply is running", LockFile, rerr)
+		}
+		if !stale(held) {
+			return &LockHeldError{Info: held, Where: LockFile, Now: now}
+		}
+		// Its process is gone: take it over.
+		if err := os.Remove(l.file); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("apply lock %s: %w", LockFile, err)
+		}
+	}
+	return fmt.Errorf("apply lock %s: could not take it over", LockFile)
+}
+
+func readLockFile(p string) (LockInfo, error) {
+	var info LockInfo
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return info, err
+	}
+	err = json.Unmarshal(b, &info)
+	return info, err
+}
+
+// stale reports whether a lock was left by a process that no longer runs
+// on this host. A lock from another host is never judged stale.
+func stale(info LockInfo) bool {
+	host, _ := os.Hostname()
+	if info.Host != host || info.PID <= 0 {
+		return false
+	}
+	err := syscall.Kill(info.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
+}
+
+func (l *Lock) lockRemote(ctx context.Context, info LockInfo, now time.Time) error {
+	b, _ := json.Marshal(info)
+	st := l.r.Storer
+	// An empty tree, and a commit whose message says who holds the lock.
+	tree := &object.Tree{}
+	tobj := st.NewEncodedObject()
+	if err := tree.Encode(tobj); err != nil {
+		return err
+	}
+	th, err := st.SetEncodedObject(tobj)
+	if err != nil {
+		return fmt.Errorf("apply lock ref: %w", err)
+	}
+	sig := object.Signature{Name: info.Who, Email: info.Who + "@" + info.Host, When: info.Since}
+	c := &object.Commit{Author: sig, Committer: sig, TreeHash: th,
+		Message: fmt.Sprintf("pmpc apply lock held by %s on %s\n\n%s\n", info.Who, info.Host, b)}
+	cobj := st.NewEncodedObject()
+	if err := c.Encode(cobj); err != nil {
+		return err
+	}
+	h, err := st.SetEncodedObject(cobj)
+	if err != nil {
+		return fmt.Errorf("apply lock ref: %w", err)
+	}
+	if err := st.SetReference(plumbing.NewHashReference(LockRef, h)); err != nil {
+		return fmt.Errorf("apply lock ref: %w", err)
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		err = l.r.PushContext(ctx, &git.PushOptions{RemoteName: l.remote, Atomic: true,
+			RefSpecs: []config.RefSpec{LockRef + ":" + LockRef}})
+		if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+			l.hash = h
+			return nil
+		}
+		held, herr := remoteHolder(ctx, l.r, l.remote)
+		if herr != nil {
+			return fmt.Errorf("apply lock ref %s on %s: %w", LockRef, l.remote, err)
+		}
+		if attempt == 0 && stale(held.info) {
+			// Left by a dead apply on this host: remove it and try again.
+			if derr := deleteRemoteLock(ctx, l.r, l.remote, held.hash); derr == nil {
+				continue
+			}
+		}
+		return &LockHeldError{Info: held.info, Where: "remote " + l.remote, Now: now}
+	}
+	return fmt.Errorf("apply lock ref %s on %s: %w", LockRef, l.remote, err)
+}
+
+type holder struct {
+	info LockInfo
+	hash plumbing.Hash
+}
+
+// remoteHolder fetches the remote lock ref and reads who holds it.
+func remoteHolder(ctx context.Context, r *git.Repository, remote string) (holder, error) {
+	tmp := plumbing.ReferenceName("refs/pmpc/remote-lock")
+	err := r.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, Force: true,
+		RefSpecs: []config.RefSpec{config.RefSpec("+" + LockRef + ":" + tmp.String())}})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return holder{}, err
+	}
+	ref, err := r.Reference(tmp, true)
+	if err != nil {
+		return holder{}, err
+	}
+	c, err := r.CommitObject(ref.Hash())
+	if err != nil {
+		return holder{}, err
+	}
+	var info LockInfo
+	_, body, _ := strings.Cut(c.Message, "\n\n")
+	if err := json.Unmarshal([]byte(strings.TrimSpace(body)), &info); err != nil {
+		info = LockInfo{Who: c.Author.Name, Since: c.Author.When}
+	}
+	return holder{info: info, hash: ref.Hash()}, nil
+}
+
+// deleteRemoteLock deletes the remote lock ref if it still points at hash
+// (zero hash: whatever it points at).
+func deleteRemoteLock(ctx context.Context, r *git.Repository, remote string, hash plumbing.Hash) error {
+	opts := &git.PushOptions{RemoteName: remote, RefSpecs: []config.RefSpec{":" + LockRef}}
+	if !hash.IsZero() {
+		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(hash.String() + ":" + LockRef)}
+	}
+	err := r.PushContext(ctx, opts)
+	if errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	return err
+}
+
+// Release gives the lock up: the remote ref (only if it is still ours),
+// then the local file.
+func (l *Lock) Release(ctx context.Context) error {
+	var errs []error
+	if l.r != nil && !l.hash.IsZero() {
+		if err := deleteRemoteLock(ctx, l.r, l.remote, l.hash); err != nil {
+			errs = append(errs, fmt.Errorf("release lock ref on %s: %w", l.remote, err))
+		}
+		_ = l.r.Storer.RemoveReference(LockRef)
+	}
+	if err := os.Remove(l.file); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("release %s: %w", LockFile, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Unlock clears a lock left behind: the local file and, where there is a
+// remote, the lock ref. Without force it clears only locks whose process is
+// known dead (same host); with force it clears whatever is there. It
+// returns one line per lock it cleared.
+func Unlock(ctx context.Context, root string, opts LockOptions, force bool) ([]string, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	var cleared []string
+	file := filepath.Join(root, LockFile)
+	if info, err := readLockFile(file); err == nil || !errors.Is(err, os.ErrNotExist) {
+		if err == nil && !force && !stale(info) {
+			return cleared, &LockHeldError{Info: info, Where: LockFile, Now: opts.Now()}
+		}
+		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return cleared, fmt.Errorf("unlock %s: %w", LockFile, err)
+		}
+		cleared = append(cleared, fmt.Sprintf("removed %s (held by %s on %s, pid %d)", LockFile, info.Who, info.Host, info.PID))
+	}
+	if opts.NoRemote {
+		return cleared, nil
+	}
+	remote := opts.Remote
+	if remote == "" {
+		remote = "origin"
+	}
+	r, err := openRepo(root)
+	if err != nil {
+		return cleared, nil
+	}
+	if _, err := r.Remote(remote); err != nil {
+		return cleared, nil
+	}
+	held, err := remoteHolder(ctx, r, remote)
+	if err != nil {
+		// No lock ref on the remote.
+		return cleared, nil
+	}
+	if !force && !stale(held.info) {
+		return cleared, &LockHeldError{Info: held.info, Where: "remote " + remote, Now: opts.Now()}
+	}
+	if err := deleteRemoteLock(ctx, r, remote, held.hash); err != nil {
+		return cleared, fmt.Errorf("unlock %s on %s: %w", LockRef, remote, err)
+	}
+	cleared = append(cleared, fmt.Sprintf("deleted %s on %s (held by %s on %s, pid %d)", LockRef, remote, held.info.Who, held.info.Host, held.info.PID))
+	return cleared, nil
+}
