@@ -24,8 +24,8 @@ type changeExec struct {
 	// mutated is set after the first operation that changed the guest; the
 	// plan's digest is only valid before it.
 	mutated bool
-	// secrets are the config keys whose values were resolved secrets, with
-	// the value's salted hash, stored once the change applied.
+	// secrets are the resolved secrets the change sent, by config key,
+	// handed to Options.RecordSecret once the change applied. Memory only.
 	secrets map[string]string
 }
 
@@ -78,9 +78,11 @@ func (r *runner) execChange(ctx context.Context, i int) {
 		r.vmids[c.Address] = x.vmid
 		r.nodeOf[c.Address] = x.node
 		r.mu.Unlock()
-		if r.opts.Journal != nil {
-			for k, h := range x.secrets {
-				r.noteJournal(r.opts.Journal.PutSecretHash(c.Address, k, h, cr.Finished))
+		if r.opts.RecordSecret != nil {
+			for k, v := range x.secrets {
+				if err := r.opts.RecordSecret(c.Address, k, v); err != nil {
+					r.progressf("%s: warning: could not record the applied secret's hash for %s: %v", c.Address, k, err)
+				}
 			}
 		}
 		r.progressf("%s: applied in %s", c.Address, shortDur(time.Since(start)))
@@ -159,14 +161,10 @@ func (r *runner) resolveParams(x *changeExec, params map[string]string) (map[str
 			out = maps.Clone(params)
 		}
 		out[k] = val
-		salt, err := plan.NewSalt()
-		if err != nil {
-			return nil, fmt.Errorf("%s: secret %s for %s: %w", x.c.Address, v, k, err)
-		}
 		if x.secrets == nil {
 			x.secrets = map[string]string{}
 		}
-		x.secrets[k] = plan.HashSecret(salt, val)
+		x.secrets[k] = val
 	}
 	if out == nil {
 		return params, nil
@@ -222,8 +220,13 @@ func (r *runner) intent(x *changeExec, oi int, op plan.Op) Intent {
 
 // call runs one mutating API call with its journal entries and lock-timeout
 // retries, then waits for its task. do returns the task's UPID or "".
-func (r *runner) call(ctx context.Context, x *changeExec, in Intent, or *OpRecord, do func() (string, error)) error {
+//
+// A failed task is sent again up to Options.TaskRetries times (a failed
+// task changed nothing in PVE); a call whose outcome is unknown is retried
+// only when settled (may be nil) says it did not take effect.
+func (r *runner) call(ctx context.Context, x *changeExec, in Intent, or *OpRecord, do func() (string, error), settled func() bool) error {
 	base := in.Attempt
+	taskRetries := 0
 	for attempt := 0; ; attempt++ {
 		in.Attempt = base + attempt
 		in.State, in.UPID, in.Error = intentPending, "", ""
@@ -247,7 +250,26 @@ func (r *runner) call(ctx context.Context, x *changeExec, in Intent, or *OpRecor
 			in.State = intentSent // outcome unknown: recovery looks at it
 		}
 		r.journalIntent(in)
-		if !retryable(err) || attempt+1 >= r.opts.Retry.Attempts || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		var tf *TaskFailure
+		switch {
+		case retryable(err):
+			if attempt+1 >= r.opts.Retry.Attempts {
+				return err
+			}
+		case errors.As(err, &tf) && taskRetries < r.opts.TaskRetries:
+			taskRetries++
+		case errors.Is(err, ErrAmbiguous) && settled != nil && taskRetries < r.opts.TaskRetries:
+			if settled() {
+				in.State, in.Error = intentDone, ""
+				r.journalIntent(in)
+				x.mutated = true
+				return nil
+			}
+			taskRetries++
+		default:
 			return err
 		}
 		or.Retries++
@@ -315,19 +337,22 @@ func (r *runner) execOp(ctx context.Context, x *changeExec, oi int, op plan.Op, 
 		dg := x.digest(op)
 		return scrub(r.call(ctx, x, in, or, func() (string, error) {
 			return cl.UpdateConfig(ctx, x.kind, x.node, x.vmid, send, op.Delete, dg)
-		}), params, op.Params)
+		}, nil), params, op.Params)
 	case plan.OpResize:
 		dg := x.digest(op)
 		return r.call(ctx, x, in, or, func() (string, error) {
 			return cl.Resize(ctx, x.kind, x.node, x.vmid, op.Disk, op.Size, dg)
-		})
+		}, nil)
 	case plan.OpPower:
 		return r.call(ctx, x, in, or, func() (string, error) {
 			return cl.Power(ctx, x.kind, x.node, x.vmid, op.Power)
-		})
+		}, func() bool { return r.powerSettled(ctx, x, op.Power) })
 	case plan.OpMigrate:
 		err := r.call(ctx, x, in, or, func() (string, error) {
 			return cl.Migrate(ctx, x.kind, x.node, x.vmid, op.Target, op.Params)
+		}, func() bool {
+			g, ok, err := cl.FindGuest(ctx, x.vmid)
+			return err == nil && ok && g.Node == op.Target && g.Lock == ""
 		})
 		if err == nil {
 			x.node = op.Target
@@ -336,15 +361,18 @@ func (r *runner) execOp(ctx context.Context, x *changeExec, oi int, op plan.Op, 
 	case plan.OpTemplate:
 		return r.call(ctx, x, in, or, func() (string, error) {
 			return cl.ConvertToTemplate(ctx, x.kind, x.node, x.vmid)
-		})
+		}, nil)
 	case plan.OpDelete:
 		if x.kind == "" {
 			return r.call(ctx, x, in, or, func() (string, error) {
 				return "", cl.DeletePool(ctx, poolID(x, op))
-			})
+			}, nil)
 		}
 		return r.call(ctx, x, in, or, func() (string, error) {
 			return cl.DeleteGuest(ctx, x.kind, x.node, x.vmid, op.Purge)
+		}, func() bool {
+			_, ok, err := cl.FindGuest(ctx, x.vmid)
+			return err == nil && !ok
 		})
 	case plan.OpPoolCreate:
 		return r.createPool(ctx, x, in, op, or)
@@ -355,11 +383,11 @@ func (r *runner) execOp(ctx context.Context, x *changeExec, oi int, op plan.Op, 
 		}
 		return r.call(ctx, x, in, or, func() (string, error) {
 			return "", cl.UpdatePool(ctx, poolID(x, op), comment, nil, false)
-		})
+		}, nil)
 	case plan.OpPoolDelete:
 		return r.call(ctx, x, in, or, func() (string, error) {
 			return "", cl.DeletePool(ctx, poolID(x, op))
-		})
+		}, nil)
 	case plan.OpPoolMembers:
 		vmid := x.vmid
 		if v, err := strconv.Atoi(op.Params["vms"]); err == nil && v > 0 {
@@ -370,7 +398,7 @@ func (r *runner) execOp(ctx context.Context, x *changeExec, oi int, op plan.Op, 
 		}
 		return r.call(ctx, x, in, or, func() (string, error) {
 			return "", cl.UpdatePool(ctx, op.Pool, nil, []int{vmid}, op.Remove)
-		})
+		}, nil)
 	}
 	return fmt.Errorf("%s: unknown operation %q", x.c.Address, op.Kind)
 }
@@ -389,7 +417,7 @@ func (r *runner) createPool(ctx context.Context, x *changeExec, in Intent, op pl
 	id := poolID(x, op)
 	err := r.call(ctx, x, in, or, func() (string, error) {
 		return "", r.opts.Client.CreatePool(ctx, id, op.Params["comment"])
-	})
+	}, nil)
 	if errors.Is(err, ErrAmbiguous) {
 		// Whether the pool was made is unknown; creating it again tells.
 		err = r.opts.Client.CreatePool(ctx, id, op.Params["comment"])
@@ -409,6 +437,35 @@ const maxIDAttempts = 5
 // calling are serialised across the run, so no two creates take one id; a
 // collision with someone else's create is retried with a fresh id.
 func (r *runner) create(ctx context.Context, x *changeExec, in Intent, op plan.Op, or *OpRecord) error {
+	return r.retryCreate(ctx, x, in, or, func(in Intent) error { return r.createOnce(ctx, x, in, op, or) })
+}
+
+// retryCreate runs a create or clone again after its task failed, when the
+// failed task left no guest behind (PVE removes a guest whose create
+// failed), up to Options.TaskRetries times.
+func (r *runner) retryCreate(ctx context.Context, x *changeExec, in Intent, or *OpRecord, once func(Intent) error) error {
+	for try := 0; ; try++ {
+		in.Attempt = try * 10
+		err := once(in)
+		var tf *TaskFailure
+		if err == nil || !errors.As(err, &tf) || try >= r.opts.TaskRetries || ctx.Err() != nil || x.mutated {
+			return err
+		}
+		if _, exists, ferr := r.opts.Client.FindGuest(ctx, x.vmid); ferr != nil || exists {
+			return err
+		}
+		or.Retries++
+		d := r.opts.Retry.delay(try)
+		r.progressf("%s: %s; retrying in %s", x.c.Address, firstLine(err.Error()), shortDur(d))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+func (r *runner) createOnce(ctx context.Context, x *changeExec, in Intent, op plan.Op, or *OpRecord) error {
 	params, err := r.resolveParams(x, op.Params)
 	if err != nil {
 		return err
@@ -421,6 +478,7 @@ func (r *runner) create(ctx context.Context, x *changeExec, in Intent, op plan.O
 	pinned := x.c.VMID
 	cl := r.opts.Client
 	var upid string
+	base := in.Attempt
 	err = func() error {
 		r.allocMu.Lock()
 		defer r.allocMu.Unlock()
@@ -433,7 +491,7 @@ func (r *runner) create(ctx context.Context, x *changeExec, in Intent, op plan.O
 				return fmt.Errorf("%s: allocate vmid: %w", x.c.Address, err)
 			}
 			x.vmid = vmid
-			in.VMID, in.Name, in.Attempt = vmid, name, idAttempt
+			in.VMID, in.Name, in.Attempt = vmid, name, base+idAttempt
 			err = r.sendCreate(ctx, x, &in, or, func() (string, error) {
 				return cl.CreateGuest(ctx, x.kind, x.node, vmid, params)
 			})
@@ -540,6 +598,10 @@ func (r *runner) waitUnlocked(ctx context.Context, vmid int) error {
 // node), then sets the operation's remaining parameters and deletions with
 // a config update.
 func (r *runner) clone(ctx context.Context, x *changeExec, in Intent, op plan.Op, or *OpRecord) error {
+	return r.retryCreate(ctx, x, in, or, func(in Intent) error { return r.cloneOnce(ctx, x, in, op, or) })
+}
+
+func (r *runner) cloneOnce(ctx context.Context, x *changeExec, in Intent, op plan.Op, or *OpRecord) error {
 	src, srcNode := op.SourceVMID, ""
 	if op.SourceAddress != "" {
 		a, err := resource.ParseAddress(op.SourceAddress)
@@ -605,6 +667,7 @@ func (r *runner) clone(ctx context.Context, x *changeExec, in Intent, op plan.Op
 	pinned := x.c.VMID
 	cl := r.opts.Client
 	var upid string
+	base := in.Attempt
 	err = func() error {
 		r.allocMu.Lock()
 		defer r.allocMu.Unlock()
@@ -617,7 +680,7 @@ func (r *runner) clone(ctx context.Context, x *changeExec, in Intent, op plan.Op
 				return fmt.Errorf("%s: allocate vmid: %w", x.c.Address, err)
 			}
 			x.vmid = vmid
-			in.VMID, in.Name, in.Attempt = vmid, name, idAttempt
+			in.VMID, in.Name, in.Attempt = vmid, name, base+idAttempt
 			err = r.sendCreate(ctx, x, &in, or, func() (string, error) {
 				return cl.Clone(ctx, x.kind, srcNode, src, vmid, cloneParams)
 			})
@@ -642,14 +705,30 @@ func (r *runner) clone(ctx context.Context, x *changeExec, in Intent, op plan.Op
 		return nil
 	}
 	cfg := OpRecord{Kind: plan.OpConfig}
-	cin := Intent{Change: x.idx, Op: in.Op, Attempt: 100, Address: in.Address, Kind: plan.OpConfig,
+	cin := Intent{Change: x.idx, Op: in.Op, Attempt: 1000, Address: in.Address, Kind: plan.OpConfig,
 		Guest: x.kind, Node: x.node, VMID: x.vmid, State: intentPending}
 	err = scrub(r.call(ctx, x, cin, &cfg, func() (string, error) {
 		return cl.UpdateConfig(ctx, x.kind, x.node, x.vmid, rest, op.Delete, "")
-	}), params, op.Params)
+	}, nil), params, op.Params)
 	if cfg.UPID != "" {
 		x.cr.UPIDs = append(x.cr.UPIDs, cfg.UPID)
 	}
 	or.Retries += cfg.Retries
 	return err
+}
+
+// powerSettled reports whether a guest is already in the state a power
+// action leads to (after a call whose outcome was unknown).
+func (r *runner) powerSettled(ctx context.Context, x *changeExec, action string) bool {
+	g, ok, err := r.opts.Client.FindGuest(ctx, x.vmid)
+	if err != nil || !ok || g.Lock != "" {
+		return false
+	}
+	switch action {
+	case "start", "resume":
+		return g.Status == "running"
+	case "stop", "shutdown":
+		return g.Status == "stopped"
+	}
+	return false
 }

@@ -26,7 +26,6 @@ import (
 //	run/<id>                      runMeta (state, record header, plan)
 //	run/<id>/c/<change>           ChangeRecord as far as it got
 //	run/<id>/i/<change>/<op>/<n>  Intent of attempt n of an operation
-//	secret/<address>/<key>        SecretHash of the last applied secret
 type Journal struct {
 	db *badger.DB
 }
@@ -273,31 +272,4 @@ func (j *Journal) load(runID string) (*runMeta, []ChangeRecord, []Intent, error)
 		}
 	}
 	return &m, out, intents, nil
-}
-
-func secretKey(addr resource.Address, key string) []byte {
-	return []byte("secret/" + addr.String() + "/" + key)
-}
-
-// secretHash is a stored salted hash (plan.HashSecret format).
-type secretHash struct {
-	Hash    string    `json:"hash"`
-	Applied time.Time `json:"applied"`
-}
-
-// PutSecretHash stores the salted hash (made by plan.HashSecret) of the
-// secret last applied to addr's config key.
-func (j *Journal) PutSecretHash(addr resource.Address, key, saltedHash string, applied time.Time) error {
-	return j.put(secretKey(addr, key), secretHash{Hash: saltedHash, Applied: applied})
-}
-
-// SecretHash returns the salted hash of the secret last applied to addr's
-// config key, if one was recorded. Its signature is plan.Options.SecretHash.
-func (j *Journal) SecretHash(addr resource.Address, key string) (string, bool) {
-	var h secretHash
-	ok, err := j.get(secretKey(addr, key), &h)
-	if err != nil || !ok {
-		return "", false
-	}
-	return h.Hash, true
 }

@@ -33,6 +33,11 @@ type Options struct {
 	// ResolveSecret turns a secret reference into its value at the moment it
 	// is sent (default: env: and file: relative to the working directory).
 	ResolveSecret func(resource.SecretRef) (string, error)
+	// RecordSecret, when set, is called after a change applied with each
+	// secret it sent (resolved), so that a salted hash of it can be kept for
+	// the plan's change detection (snapshot.Store.SetSecret). It must not
+	// keep the value itself.
+	RecordSecret func(addr resource.Address, key, value string) error
 	// Now is the clock for timestamps (default time.Now).
 	Now func() time.Time
 	// Refuse names changes that must not be attempted, with the reason
@@ -42,8 +47,13 @@ type Options struct {
 	// Who and Host name the person and machine applying, for the record.
 	Who, Host string
 	// Retry paces retries of lock timeouts (default 6 attempts, 250ms
-	// doubling to 4s).
+	// doubling to 4s) and of failed tasks.
 	Retry Backoff
+	// TaskRetries is how often an operation whose task failed is sent again
+	// (default 2; -1 for never). A failed PVE task changed nothing, so
+	// sending it again is safe; a create is only sent again when the failed
+	// task left no guest behind.
+	TaskRetries int
 }
 
 // Backoff says how often and how fast an operation is retried.
@@ -87,6 +97,12 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Record, error) {
 	}
 	if opts.Retry.Attempts == 0 {
 		opts.Retry = Backoff{Attempts: 6, Base: 250 * time.Millisecond, Max: 4 * time.Second}
+	}
+	switch {
+	case opts.TaskRetries == 0:
+		opts.TaskRetries = 2
+	case opts.TaskRetries < 0:
+		opts.TaskRetries = 0
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard

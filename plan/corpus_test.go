@@ -94,7 +94,7 @@ func corpus() []testCase {
 
 	// Nothing to do: tags in another order and MACs left to PVE are no change.
 	add(testCase{name: "no_changes",
-		desired: set(func(s *resource.Set) { s.VMs["web-01"] = webVM() }),
+		desired:  set(func(s *resource.Set) { s.VMs["web-01"] = webVM() }),
 		observed: cluster(guest(resource.KindVM, 100, "web-01", "running", "web;pmpc;Prod", webCfg())),
 	})
 

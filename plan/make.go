@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -562,10 +563,20 @@ func (b *builder) planUpdate(d *def) *Change {
 	}
 	sort.Strings(keys)
 
+	// A name that is only the default (the definition's key; the schema
+	// fills it in) does not name a guest PVE holds without one: import
+	// cannot say "no name", and round trip is law.
+	nameKey, explicitName := "name", d.vm != nil && d.vm.Name != "" && d.vm.Name != d.addr.Name
+	if d.kind == resource.KindContainer {
+		nameKey, explicitName = "hostname", d.ct != nil && d.ct.Hostname != "" && d.ct.Hostname != d.addr.Name
+	}
 	for _, key := range keys {
 		dv, inD := d.cfg[key]
 		ov := obs[key]
 		inO := ov != ""
+		if key == nameKey && !inO && !explicitName {
+			continue
+		}
 		if key == "template" {
 			switch {
 			case inD && truthy(dv) && !isTemplate:
@@ -580,8 +591,10 @@ func (b *builder) planUpdate(d *def) *Change {
 		}
 		if !inD {
 			// Keys fixed at creation are left alone when the spec leaves them out.
+			// A secret PVE masks cannot be imported, so leaving it out of
+			// the spec keeps it.
 			if !inO || pve.Ignored(d.kind, key) || pve.DefaultedByPVE(d.kind, key) || isUnusedKey(key) ||
-				pve.CreateOnly(d.kind, key) {
+				pve.CreateOnly(d.kind, key) || pve.Sensitive(d.kind, key) {
 				continue
 			}
 			f := field(d.kind, key, "", ov, "", classify(key, ov, ""))
@@ -779,6 +792,9 @@ func (b *builder) planUpdate(d *def) *Change {
 		// Only display-level differences (nothing to send): no change.
 		return nil
 	}
+	if g.Lock != "" {
+		c.Reason = joinReason(c.Reason, fmt.Sprintf("the guest is locked (%s): apply waits for the lock to clear", g.Lock))
+	}
 	// Start or stop alone is its own action.
 	if len(c.Ops) == 1 && c.Ops[0].Kind == OpPower && len(c.Fields) == 1 {
 		if power == "start" {
@@ -816,16 +832,37 @@ func (b *builder) secretChanged(addr resource.Address, key, ref string, present 
 	if !present {
 		return true, nil
 	}
-	if b.opts.SecretHash == nil || b.opts.ResolveSecret == nil {
+	if b.opts.ResolveSecret == nil {
+		return false, nil
+	}
+	resolve := func() (string, error) {
+		v, err := b.opts.ResolveSecret(resource.SecretRef(ref))
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", ref, err)
+		}
+		return v, nil
+	}
+	if b.opts.CompareSecret != nil {
+		v, err := resolve()
+		if err != nil {
+			return false, err
+		}
+		known, same, err := b.opts.CompareSecret(addr, key, v)
+		if err != nil {
+			return false, err
+		}
+		return known && !same, nil
+	}
+	if b.opts.SecretHash == nil {
 		return false, nil
 	}
 	h, ok := b.opts.SecretHash(addr, key)
 	if !ok {
 		return false, nil
 	}
-	v, err := b.opts.ResolveSecret(resource.SecretRef(ref))
+	v, err := resolve()
 	if err != nil {
-		return false, fmt.Errorf("resolve %s: %w", ref, err)
+		return false, err
 	}
 	return !SecretMatches(h, v), nil
 }
@@ -833,6 +870,10 @@ func (b *builder) secretChanged(addr resource.Address, key, ref string, present 
 // planReplace turns c into the replacement of d's guest.
 func (b *builder) planReplace(d *def, c *Change, by []string) *Change {
 	g := d.guest
+	if b.protected(d.addr) {
+		b.errorf(d.addr, "%s forces replacing vmid %d, but pmpc.cue protects %s; replace it by hand or lift the protection", strings.Join(by, ", "), g.VMID, d.addr)
+		return nil
+	}
 	if truthy(g.Config["protection"]) {
 		b.errorf(d.addr, "%s forces replacing vmid %d, but it is protected (protection: 1); unset protection first", strings.Join(by, ", "), g.VMID)
 		return nil
@@ -882,6 +923,12 @@ func (b *builder) planOrphans() {
 			addr.Name = fmt.Sprintf("%s#%d", addr.Name, g.VMID)
 		}
 		names[addr] = true
+		if b.protected(addr) {
+			// Kept on purpose (pmpc.cue protect): listed, never deleted.
+			b.plan.Unmanaged = append(b.plan.Unmanaged, Unmanaged{Kind: g.Kind, VMID: g.VMID, Node: g.Node,
+				Name: guestName(g), Tagged: true})
+			continue
+		}
 		if truthy(g.Config["protection"]) {
 			b.errorf(addr, "vmid %d left the workspace but is protected (protection: 1); not deleted: unset protection to prune it, or define it again", g.VMID)
 			continue
@@ -911,7 +958,7 @@ func (b *builder) planPoolDeletes() {
 		}
 		p := b.obsPools[id]
 		addr := resource.Address{Kind: resource.KindPool, Name: id}
-		ours := b.opts.Prune && len(p.Members) > 0
+		ours := b.opts.Prune && len(p.Members) > 0 && !b.protected(addr)
 		var deps []resource.Address
 		for _, m := range p.Members {
 			dc := b.deletes[m]
@@ -942,4 +989,14 @@ func kindNoun(k resource.Kind, n int) string {
 		w += "s"
 	}
 	return w
+}
+
+// protected reports whether pmpc.cue's protect globs cover addr.
+func (b *builder) protected(addr resource.Address) bool {
+	for _, pat := range b.opts.Protect {
+		if ok, _ := path.Match(pat, addr.String()); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -278,3 +278,34 @@ func TestColorOnlyWhenAsked(t *testing.T) {
 		t.Error("no colour with Color")
 	}
 }
+
+func TestProtectGlobsKeepGuestsFromPrune(t *testing.T) {
+	tc := caseNamed(t, "prune_on")
+	tc.opts.Protect = []string{"vm.old-*"}
+	p := makePlan(t, tc)
+	if slices.ContainsFunc(p.Changes, func(c Change) bool { return c.VMID == 101 || c.Address.Kind == resource.KindPool }) {
+		t.Errorf("protected by glob: no delete of old-web nor of its pool: %+v", p.Changes)
+	}
+	if !slices.ContainsFunc(p.Unmanaged, func(u Unmanaged) bool { return u.VMID == 101 && u.Tagged }) {
+		t.Errorf("old-web is listed instead: %+v", p.Unmanaged)
+	}
+	rp := caseNamed(t, "replace")
+	rp.opts.Protect = []string{"container.*"}
+	if p := makePlan(t, rp); len(p.Changes) != 0 || !hasError(p, "pmpc.cue protects container.dns") {
+		t.Errorf("a protected guest is not replaced: %+v %v", p.Changes, p.Errors)
+	}
+}
+
+func TestCompareSecret(t *testing.T) {
+	tc := caseNamed(t, "secret_change")
+	recorded := map[string]string{"web-01": "old-password", "web-02": "new-password"}
+	tc.opts.SecretHash = nil
+	tc.opts.CompareSecret = func(a resource.Address, key, value string) (bool, bool, error) {
+		v, ok := recorded[a.Name]
+		return ok, ok && v == value, nil
+	}
+	p := makePlan(t, tc)
+	if len(p.Changes) != 1 || p.Changes[0].Address.Name != "web-01" {
+		t.Errorf("only web-01's secret changed: %+v", p.Changes)
+	}
+}

@@ -31,6 +31,14 @@ type Options struct {
 	// called only for secrets with a recorded hash, and the value is used
 	// only to compare hashes.
 	ResolveSecret func(ref resource.SecretRef) (string, error)
+	// CompareSecret, when set, is used instead of SecretHash: it reports
+	// whether value is the secret recorded for key of the resource at addr
+	// by the last apply (known is false when nothing was recorded). It lets
+	// a store that keeps its salt to itself (package snapshot) answer.
+	CompareSecret func(addr resource.Address, key, value string) (known, same bool, err error)
+	// Protect lists kind.name globs (path.Match syntax, e.g. "vm.db-*") of
+	// resources never deleted or replaced (pmpc.cue protect).
+	Protect []string
 	// Now stamps the plan; time.Now when nil.
 	Now func() time.Time
 }

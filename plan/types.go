@@ -151,11 +151,12 @@ type Change struct {
 	Ops       []Op               `json:"ops"`
 }
 
-// Unmanaged is a live guest no definition manages.
+// Unmanaged is a live guest (or pool) no definition manages. Pools have no
+// VMID or Node.
 type Unmanaged struct {
 	Kind resource.Kind `json:"kind"`
-	VMID int           `json:"vmid"`
-	Node string        `json:"node"`
+	VMID int           `json:"vmid,omitempty"`
+	Node string        `json:"node,omitempty"`
 	Name string        `json:"name,omitempty"`
 	// Tagged reports the guest carries the pmpc tag (it left the workspace;
 	// prune would delete it).

@@ -322,11 +322,6 @@ func mdCell(s string) string {
 	return strings.ReplaceAll(s, "\n", " ")
 }
 
-// mdEmoji marks an action in the summary table.
-func mdAction(a Action) string {
-	return "`" + symbol(a) + "` " + string(a)
-}
-
 func (v *markdownView) Render(w io.Writer, p *Plan) error {
 	s := p.Summary()
 	var head strings.Builder
@@ -340,7 +335,7 @@ func (v *markdownView) Render(w io.Writer, p *Plan) error {
 		head.WriteString("**" + strings.TrimSuffix(strings.TrimPrefix(summaryLine(s), "Plan: "), ".") + "**\n")
 	}
 	if len(p.Errors) > 0 {
-		fmt.Fprintf(&head, "\n**%s** — the plan cannot be applied until they are fixed:\n\n", plural(len(p.Errors), "error"))
+		fmt.Fprintf(&head, "\n**%s** (the plan cannot be applied until fixed):\n\n", plural(len(p.Errors), "error"))
 		for _, e := range p.Errors {
 			head.WriteString("- " + mdCell(e) + "\n")
 		}
@@ -390,13 +385,13 @@ func (v *markdownView) Render(w io.Writer, p *Plan) error {
 			c := &p.Changes[i]
 			var body strings.Builder
 			writeChange(&body, c, palette{})
-			text := strings.TrimRight(body.String(), "\n")
+			text := diffGutter(strings.TrimRight(body.String(), "\n"))
 			fence := "```"
 			for strings.Contains(text, fence) {
 				fence += "`"
 			}
 			sum := fmt.Sprintf("<code>%s</code> %s", c.Address, c.Action)
-			if c.Disruption != "" && c.Disruption != DisruptionNone {
+			if c.Disruption != "" && c.Disruption != DisruptionNone && c.Disruption != DisruptionReplace && c.Disruption != DisruptionDestroy {
 				sum += " (" + string(c.Disruption) + ")"
 			}
 			block := "\n<details><summary>" + sum + "</summary>\n\n" + fence + "diff\n" + text + "\n" + fence + "\n\n</details>\n"
@@ -414,4 +409,26 @@ func (v *markdownView) Render(w io.Writer, p *Plan) error {
 	}
 	_, err := io.WriteString(w, out)
 	return err
+}
+
+// diffGutter moves each line's change marker to the first column, where
+// GitHub's diff highlighting looks for it: "      + net1 = ..." becomes
+// "+       net1 = ...". Lines of a description's line diff keep their own
+// marker.
+func diffGutter(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		trimmed := strings.TrimLeft(l, " ")
+		indent := len(l) - len(trimmed)
+		if indent == 0 || trimmed == "" {
+			continue
+		}
+		switch trimmed[0] {
+		case '+', '-', '~':
+			lines[i] = trimmed[:1] + strings.Repeat(" ", indent) + trimmed[1:]
+		default:
+			lines[i] = " " + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -169,6 +169,9 @@ func (c *Client) warn(msg string) {
 // example skipped certificate verification). Commands print them on every run.
 func (c *Client) Warnings() []string { return append([]string(nil), c.warnings...) }
 
+// Close releases the client's idle connections. The client stays usable.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
 // Endpoint is the API base URL the client talks to, ".../api2/json".
 func (c *Client) Endpoint() string { return c.base.String() }
 

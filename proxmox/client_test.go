@@ -764,3 +764,85 @@ func TestWorkersBoundConcurrency(t *testing.T) {
 		t.Errorf("peak concurrency %d, want 3", peak.Load())
 	}
 }
+
+func TestPerNodeLimit(t *testing.T) {
+	var mu sync.Mutex
+	inflight, peak := map[string]int{}, map[string]int{}
+	_, c := pveServer(t, func(w http.ResponseWriter, r *http.Request) {
+		node := strings.Split(r.URL.Path, "/")[4]
+		mu.Lock()
+		inflight[node]++
+		peak[node] = max(peak[node], inflight[node])
+		mu.Unlock()
+		time.Sleep(3 * time.Millisecond)
+		mu.Lock()
+		inflight[node]--
+		mu.Unlock()
+		writeData(w, map[string]any{"digest": "x"})
+	}, func(cfg *Config) { cfg.Workers, cfg.PerNode = 4, 1 })
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, _ = c.GuestConfig(context.Background(), resource.KindVM, fmt.Sprintf("pve%d", i%2), 100+i)
+		}()
+	}
+	wg.Wait()
+	if peak["pve0"] != 1 || peak["pve1"] != 1 {
+		t.Errorf("per-node peaks %v, want 1 each", peak)
+	}
+}
+
+// A synchronous container update whose answer is lost: an unchanged digest
+// proves it never happened, so it is sent again; a changed one is ambiguous.
+func TestAmbiguousContainerUpdate(t *testing.T) {
+	for _, changed := range []bool{false, true} {
+		var puts atomic.Int32
+		_, c := pveServer(t, func(w http.ResponseWriter, r *http.Request) {
+			switch r.Method {
+			case http.MethodPut:
+				if puts.Add(1) == 1 {
+					drop(w, r)
+					return
+				}
+				writeData(w, nil)
+			case http.MethodGet:
+				d := "d1"
+				if changed {
+					d = "d2"
+				}
+				writeData(w, map[string]any{"cores": 1, "digest": d})
+			}
+		})
+		_, err := c.UpdateConfig(context.Background(), resource.KindContainer, "pve1", 101, map[string]string{"cores": "2"}, nil, "d1")
+		switch {
+		case !changed && (err != nil || puts.Load() != 2):
+			t.Errorf("unchanged digest: err %v after %d PUTs, want success after 2", err, puts.Load())
+		case changed && (!IsAmbiguous(err) || puts.Load() != 1):
+			t.Errorf("changed digest: err %v after %d PUTs, want ambiguous after 1", err, puts.Load())
+		}
+		if changed && !strings.Contains(err.Error(), "update container 101 on pve1: PUT /nodes/pve1/lxc/101/config") {
+			t.Errorf("ambiguous error does not name the call: %v", err)
+		}
+	}
+}
+
+// A pool created whose answer is lost is found by reading the pools back.
+func TestAmbiguousPoolCreate(t *testing.T) {
+	var posts atomic.Int32
+	_, c := pveServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost:
+			posts.Add(1)
+			drop(w, r)
+		case r.URL.Path == "/api2/json/pools":
+			writeData(w, []map[string]any{{"poolid": "prod", "comment": "production"}})
+		default:
+			writeData(w, []any{})
+		}
+	})
+	if err := c.CreatePool(context.Background(), "prod", "production"); err != nil || posts.Load() != 1 {
+		t.Errorf("err %v after %d POSTs", err, posts.Load())
+	}
+}

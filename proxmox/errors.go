@@ -68,6 +68,12 @@ func (e *APIError) Error() string {
 		}
 		b.WriteString(")")
 	}
+	switch {
+	case e.Status == 401 && e.Path != "/access/ticket":
+		b.WriteString(" (check the credentials: PMPC_TOKEN=USER@REALM!TOKENID=SECRET must name an existing, enabled, unexpired token)")
+	case e.Status == 403 && strings.Contains(e.Reason, "Permission check failed"):
+		b.WriteString(" (an API token with privilege separation needs its own ACL entries, or create it with --privsep 0)")
+	}
 	return b.String()
 }
 

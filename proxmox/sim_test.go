@@ -30,6 +30,7 @@ func connect(t testing.TB, srv *sim.Server, mod ...func(*proxmox.Config)) *proxm
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(c.Close) // before the fake closes, so it need not wait for idle connections
 	return c
 }
 
@@ -418,5 +419,40 @@ func TestSimFaults(t *testing.T) {
 	}
 	if created < 15 {
 		t.Errorf("only %d of 30 creates succeeded at a 15%% fault rate", created)
+	}
+}
+
+func TestSimPending(t *testing.T) {
+	srv := sim.Test(t, sim.Options{Seed: sim.Homelab()})
+	c := connect(t, srv)
+	ctx := context.Background()
+	// 101 runs; cores cannot be hot-plugged, so the change waits for a restart.
+	up, err := c.UpdateConfig(ctx, resource.KindVM, "pve1", 101, map[string]string{"cores": "6"}, nil, "")
+	if err != nil || up == nil {
+		t.Fatal(up, err)
+	}
+	wait(t, c, *up, nil)
+	items, err := c.GuestPending(ctx, resource.KindVM, "pve1", 101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(items, func(p proxmox.PendingItem) bool { return p.Key == "cores" })
+	if i < 0 || !items[i].IsPending() || items[i].Value != "2" || items[i].Pending != "6" {
+		t.Fatalf("pending rows %+v", items)
+	}
+	cl, err := c.Inventory(ctx, proxmox.InventoryOptions{Pending: true, Need: func(g *resource.Guest) bool { return g.VMID == 101 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := cl.Guests[slices.IndexFunc(cl.Guests, func(g resource.Guest) bool { return g.VMID == 101 })]
+	if g.Config["cores"] != "6" || g.Pending["cores"] != "2" {
+		t.Errorf("config cores %q pending %v", g.Config["cores"], g.Pending)
+	}
+	// The API reboot applies it.
+	u, err := c.Power(ctx, resource.KindVM, "pve1", 101, "reboot", nil)
+	wait(t, c, u, err)
+	items, _ = c.GuestPending(ctx, resource.KindVM, "pve1", 101)
+	if m := proxmox.PendingMap(items); len(m) != 0 {
+		t.Errorf("still pending after reboot: %v", m)
 	}
 }

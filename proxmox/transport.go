@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -89,8 +88,12 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 	}
 }
 
-// wrap prefixes err with the call's subject, method and path.
+// wrap prefixes err with the call's subject, method and path. A url.Error
+// is unwrapped first: it would repeat the whole URL.
 func (c *Client) wrap(r *request, err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		err = ue.Err
+	}
 	if r.subject != "" {
 		return fmt.Errorf("%s: %s %s: %w", r.subject, r.method, r.path, err)
 	}
@@ -168,11 +171,4 @@ func parseAPIError(r *request, a attempt) *APIError {
 		ae.Reason = http.StatusText(a.status)
 	}
 	return ae
-}
-
-// isDialError reports whether err happened while connecting, i.e. before
-// anything was sent.
-func isDialError(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op == "dial"
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -105,6 +106,7 @@ func runFmt(g *globals, o *fmtOptions) error {
 			return withCode(exitError, fmt.Errorf("fmt: %w", err))
 		}
 	}
+	slices.Sort(changed)
 	for _, p := range changed {
 		fmt.Fprintln(g.stdout, filepath.ToSlash(p))
 	}

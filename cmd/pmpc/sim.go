@@ -66,7 +66,7 @@ from a JSON file in PVE's own terms instead.` + "\n" + exitCodeHelp,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8006", "address to listen on (port 0 picks a free port)")
 	f.StringVar(&o.preset, "preset", "homelab", "generated cluster: empty, homelab or large")
-	f.IntVar(&o.guests, "guests", 10000, "number of guests for --preset large")
+	f.IntVar(&o.guests, "guests", 10000, "number of guests for --preset large (implies it)")
 	f.StringVar(&o.seed, "seed", "", "load the cluster from this seed `FILE` (overrides --preset)")
 	f.DurationVar(&o.latency, "latency", 0, "added to every API request")
 	f.DurationVar(&o.taskDuration, "task-duration", 500*time.Millisecond, "how long every task runs")
@@ -86,6 +86,13 @@ func runSim(cmd *cobra.Command, o *simOptions) error {
 	}
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return withCode(exitError, fmt.Errorf("--listen %q: %w", o.listen, err))
+	}
+	if cmd.Flags().Changed("guests") {
+		if !cmd.Flags().Changed("preset") {
+			o.preset = "large"
+		} else if o.preset != "large" {
+			return withCode(exitError, fmt.Errorf("--guests sizes --preset large, not --preset %s", o.preset))
+		}
 	}
 	var seed *sim.Seed
 	var err error

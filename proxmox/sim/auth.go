@@ -121,7 +121,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, string) {
 		tick = strings.TrimPrefix(authz, "PVEAuthCookie=")
 	}
 	if tick != "" {
-		if t, err := url.QueryUnescape(tick); err == nil {
+		if t, err := url.PathUnescape(tick); err == nil {
 			tick = t
 		}
 		s.mu.Lock()

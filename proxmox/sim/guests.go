@@ -311,6 +311,14 @@ func validateConfig(typ string, params map[string]string, extra ...string) (*con
 		if contains(extra, k) {
 			continue
 		}
+		if typ == "qemu" && k == "cdrom" {
+			// cdrom is an alias for ide2 as a CD-ROM drive.
+			if _, both := params["ide2"]; both {
+				errs[k] = "option conflicts with option 'ide2'"
+				continue
+			}
+			k, v = "ide2", v+",media=cdrom"
+		}
 		d, ok := lookupKey(table, slots, k)
 		if !ok || d.readOnly || k == "lock" {
 			if ok && k == "lock" {
@@ -547,6 +555,35 @@ func (s *Server) prepareValues(who *principal, g *guest, in *configInput, defSto
 			return err
 		}
 		in.set[k] = v
+	}
+	if order, ok := in.set["boot"]; ok && g.typ == "qemu" {
+		merged := g.merged()
+		for k, v := range in.set {
+			merged[k] = v
+		}
+		for _, k := range in.del {
+			delete(merged, k)
+		}
+		if err := checkBootOrder(order, merged); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkBootOrder checks that every device of boot=order=... exists.
+func checkBootOrder(boot string, conf map[string]string) error {
+	order, ok := strings.CutPrefix(boot, "order=")
+	if !ok {
+		return nil // legacy c/d/n letters
+	}
+	for _, dev := range strings.Split(order, ";") {
+		if dev == "" {
+			continue
+		}
+		if _, exists := conf[dev]; !exists {
+			return param1("boot", fmt.Sprintf("invalid bootorder: device '%s' does not exist'", dev))
+		}
 	}
 	return nil
 }

@@ -160,3 +160,8 @@ func form(kv ...string) url.Values {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}

@@ -355,10 +355,7 @@ func (c *cluster) registerVolumes(g *guest) {
 			if st == nil || strings.Contains(name, "iso/") || strings.Contains(v, "media=cdrom") {
 				continue
 			}
-			size := int64(0)
-			if p, err := parseProp(&propFormat{defaultKey: "file", keys: map[string]propKey{"size": {kind: pkSize}}, aliases: nil}, k, onlySize(v)); err == nil {
-				size, _ = parseSize(p.get("size"))
-			}
+			size := diskSize(v)
 			content := "images"
 			if g.typ == "lxc" {
 				content = "rootdir"
@@ -370,18 +367,6 @@ func (c *cluster) registerVolumes(g *guest) {
 	for _, s := range g.snaps {
 		add(s.conf)
 	}
-}
-
-// onlySize reduces a disk string to "volume,size=X" for size lookup.
-func onlySize(v string) string {
-	parts := strings.Split(v, ",")
-	out := []string{parts[0]}
-	for _, p := range parts[1:] {
-		if strings.HasPrefix(p, "size=") {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, ",")
 }
 
 // diskSize returns the size in bytes of a disk config value.
@@ -403,7 +388,7 @@ func (c *cluster) allocVolume(st *storage, g *guest, size int64, prefix string) 
 		content = "rootdir"
 	}
 	base := "vm"
-	if g.typ == "lxc" && (st.typ == "zfspool" || st.typ == "dir" || st.typ == "btrfs") {
+	if g.typ == "lxc" && (st.typ == "zfspool" || st.typ == "btrfs") {
 		base = "subvol"
 	}
 	if prefix != "" {
@@ -412,7 +397,11 @@ func (c *cluster) allocVolume(st *storage, g *guest, size int64, prefix string) 
 	for n := 0; ; n++ {
 		name := fmt.Sprintf("%s-%d-disk-%d", base, g.vmid, n)
 		if st.fileBased() && base != "subvol" {
-			name = fmt.Sprintf("%d/%s.qcow2", g.vmid, name)
+			ext := ".qcow2"
+			if g.typ == "lxc" {
+				ext = ".raw" // containers use raw images on file storages
+			}
+			name = fmt.Sprintf("%d/%s%s", g.vmid, name, ext)
 		}
 		if c.volumeTaken(st, g.vmid, n) {
 			continue

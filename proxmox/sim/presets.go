@@ -60,6 +60,24 @@ func (b *homelabBuilder) add(typ, node string, vmid int, status string, conf map
 // TPM disks, several NICs with VLAN tags, containers with mount points,
 // pools, tags, ISO images and LXC templates, a snapshot, a raw lxc key, a
 // cpulimit, a duplicate name and an unnamed guest.
+//
+// Nodes pve1, pve2, pve3; storages local (dir: ISOs, LXC templates,
+// snippets), local-lvm (lvmthin) and nas (shared nfs); pools prod, lab,
+// infra. QEMU VMs:
+//
+//	100 debian-12-cloud  template (cloud-init), pve1
+//	101-104 web-01, web-02, api-01, api-02  linked clones of 100, running
+//	105 db-01   2 disks, 2 VLAN NICs, snapshot pre-upgrade, cpulimit "6.5", protection, pve2
+//	106 win11   OVMF with efidisk0 + tpmstate0, two ISOs, stopped, pve1
+//	107 monitoring, 108 router (4 NICs, trunks), 109 unnamed ("VM 109"), stopped, pve2
+//	110, 111 both named "test", stopped, pve3
+//	112-114 k8s-* cloud-init VMs on nas (qcow2), running
+//	115-119 svc-01..svc-05
+//
+// LXC containers 200-209: dns-01/02 (static IPs), nextcloud (mount points,
+// cpulimit "1.5"), media (raw lxc keys), build (keyctl, VLAN NIC), proxy
+// (alpine), test, backup (privileged, protected, nfs mount), an unnamed CT
+// ("CT208") and mqtt.
 func Homelab() *Seed {
 	b := &homelabBuilder{seed: &Seed{
 		Version: "8.4.1",
@@ -174,7 +192,7 @@ func Homelab() *Seed {
 	})
 	b.add("qemu", "pve2", 109, "stopped", map[string]any{
 		"memory": "1024", "cores": 1, "ostype": "l26", "scsi0": "local-lvm:vm-109-disk-0,size=8G",
-		"net0": "virtio=" + mac() + ",bridge=vmbr0", "ide2": "local:iso/debian-12.7.0-amd64-netinst.iso,media=cdrom,size=646144K",
+		"net0": "virtio=" + mac() + ",bridge=vmbr0", "ide2": "local:iso/debian-12.7.0-amd64-netinst.iso,media=cdrom,size=631M",
 	})
 	pool("infra", 107, 108)
 	// 110, 111: two VMs named "test" (duplicate names are legal).

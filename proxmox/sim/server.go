@@ -136,7 +136,7 @@ func New(opts Options) (*Server, error) {
 		ReadHeaderTimeout: 30 * time.Second,
 	}
 	s.http.ErrorLog = discardLogger()
-	go s.http.Serve(tls.NewListener(ln, s.http.TLSConfig))
+	go s.http.Serve(newSniffListener(ln, s.http.TLSConfig))
 	return s, nil
 }
 

@@ -63,7 +63,10 @@ func ImportContainer(g *resource.Guest) *resource.Container { return importConta
 // equals "current=4096"; and that boot compares its order list.
 //
 // Ignored keys never differ. Sensitive keys compare only presence, because
-// PVE masks their value; their SubDiff values read "(sensitive)".
+// PVE masks their value; their SubDiff values read "(sensitive)" — the plan
+// detects a changed secret by other means (a salted hash). Diff does not
+// consult DefaultedByPVE: callers decide which absent desired keys to
+// compare at all.
 func Diff(kind resource.Kind, key, desired, observed string) []SubDiff {
 	return diff(kind, key, desired, observed)
 }
@@ -74,8 +77,9 @@ func Diff(kind resource.Kind, key, desired, observed string) []SubDiff {
 func Ignored(kind resource.Kind, key string) bool { return ignored(kind, key) }
 
 // DefaultedByPVE reports keys PVE fills in at create when they are absent
-// (qemu boot; lxc arch, ostype, hostname): compared only when the spec sets
-// them, and never deleted because the spec leaves them out.
+// (qemu boot, machine for Windows; lxc arch, ostype, hostname, rootfs):
+// compared only when the spec sets them, and never deleted because the spec
+// leaves them out.
 func DefaultedByPVE(kind resource.Kind, key string) bool { return defaultedByPVE(kind, key) }
 
 // CreateOnly reports keys that cannot change after creation (lxc

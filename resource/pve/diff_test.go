@@ -228,3 +228,30 @@ func TestKeyClasses(t *testing.T) {
 		t.Error("Sensitive misclassifies")
 	}
 }
+
+func TestOwnVolume(t *testing.T) {
+	tests := []struct {
+		vol  string
+		want bool
+	}{
+		{"local-lvm:vm-120-disk-0", true},
+		{"local-lvm:base-120-disk-0", true},
+		{"local-zfs:subvol-120-disk-2", true},
+		{"local:120/vm-120-disk-0.qcow2", true},
+		{"local:120/vm-120-disk-0.raw", true},
+		{"local-lvm:base-9000-disk-0/vm-120-disk-0", true},
+		{"local:9000/base-9000-disk-0.qcow2/120/vm-120-disk-0.qcow2", true},
+		{"local-lvm:vm-121-disk-0", false},
+		{"local:121/vm-121-disk-0.qcow2", false},
+		{"local:121/vm-120-disk-0.qcow2", false},
+		{"local-lvm:vm-120-cloudinit", false},
+		{"local:iso/vm-120-disk-0.iso", false},
+		{"/dev/disk/by-id/vm-120-disk-0", false},
+		{"none", false},
+	}
+	for _, tc := range tests {
+		if got := ownVolume(120, tc.vol); got != tc.want {
+			t.Errorf("ownVolume(120, %q) = %v, want %v", tc.vol, got, tc.want)
+		}
+	}
+}

@@ -44,6 +44,9 @@ func intPtr(v string) (*int, bool) {
 }
 
 func importVM(g *resource.Guest) *resource.VM {
+	if g == nil {
+		return &resource.VM{}
+	}
 	vm := &resource.VM{Node: g.Node, VMID: g.VMID, Pool: g.Pool, State: guestState(g)}
 	ci := &resource.CloudInit{}
 	extra := map[string]string{}
@@ -140,7 +143,9 @@ func importVMKey(vm *resource.VM, ci *resource.CloudInit, vmid int, k, v string)
 		return true
 	case "sshkeys":
 		keys, err := DecodeSSHKeys(v)
-		if err == nil && len(keys) > 0 && EncodeSSHKeys(keys) == v {
+		if err == nil && len(keys) > 0 {
+			// Diff compares decoded keys, so PVE's spelling (a trailing
+			// %0A, lower-case hex) need not survive.
 			ci.SSHKeys, ok = keys, true
 		}
 	case "nameserver":
@@ -325,6 +330,9 @@ func importNIC(v string) (resource.NIC, bool) {
 }
 
 func importContainer(g *resource.Guest) *resource.Container {
+	if g == nil {
+		return &resource.Container{}
+	}
 	ct := &resource.Container{Node: g.Node, VMID: g.VMID, Pool: g.Pool, State: guestState(g)}
 	extra := map[string]string{}
 	for _, k := range sortedKeys(g.Config) {

@@ -50,10 +50,11 @@ func ignored(kind resource.Kind, key string) bool {
 func defaultedByPVE(kind resource.Kind, key string) bool {
 	switch kind {
 	case resource.KindVM:
-		return key == "boot"
+		// boot is added at create; machine is pinned for Windows guests.
+		return key == "boot" || key == "machine"
 	case resource.KindContainer:
 		switch key {
-		case "arch", "ostype", "hostname":
+		case "arch", "ostype", "hostname", "rootfs":
 			return true
 		}
 	}

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pmpc-dev/pmpc/resource"
 )
 
-func loadGuests(t *testing.T) []resource.Guest {
+func loadGuests(t testing.TB) []resource.Guest {
 	t.Helper()
 	b, err := os.ReadFile("testdata/guests.json")
 	if err != nil {
@@ -46,7 +48,7 @@ func importKey(g *resource.Guest) string {
 	if g.Name != "" {
 		return g.Name
 	}
-	return "guest-" + itoa(g.VMID)
+	return "guest-" + strconv.Itoa(g.VMID)
 }
 
 // TestImportCompileRoundTrip is the round-trip law at the config level: for
@@ -111,26 +113,12 @@ func TestImportLeavesOutPVEOwnedValues(t *testing.T) {
 			}
 			s := string(b)
 			for _, leak := range []string{"BC:24:11", "52:54:00", "**********", "vmgenid", "smbios1", "digest", "\"lock\"", "runningmachine", "veth"} {
-				if contains(s, leak) {
+				if strings.Contains(s, leak) {
 					t.Errorf("import kept %q: %s", leak, s)
 				}
 			}
 		})
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 // TestImportCompileFixedPoint: importing a config, compiling it, and
@@ -172,5 +160,25 @@ func TestImportCompileFixedPoint(t *testing.T) {
 				t.Errorf("second import differs:\n first %s\nsecond %s", ja, jb)
 			}
 		})
+	}
+}
+
+func TestImportGuestFields(t *testing.T) {
+	gs := loadGuests(t)
+	vm := ImportVM(&gs[0])
+	if vm.Node != "pve1" || vm.VMID != 120 || vm.Pool != "team-a" || vm.State != "running" || vm.Name != "web01" {
+		t.Errorf("ImportVM guest fields = node %q vmid %d pool %q state %q name %q", vm.Node, vm.VMID, vm.Pool, vm.State, vm.Name)
+	}
+	tmpl := ImportVM(&gs[1])
+	if tmpl.State != "" || tmpl.Template == nil || !*tmpl.Template {
+		t.Errorf("template: state %q template %v; want no state and template true", tmpl.State, tmpl.Template)
+	}
+	for _, g := range gs {
+		if g.Kind == resource.KindContainer && g.VMID == 101 {
+			ct := ImportContainer(&g)
+			if ct.Hostname != "ct01" || ct.State != "running" || ct.Extra["lxc"] != g.Config["lxc"] {
+				t.Errorf("ImportContainer = hostname %q state %q lxc %q", ct.Hostname, ct.State, ct.Extra["lxc"])
+			}
+		}
 	}
 }

@@ -17,7 +17,7 @@ var (
 	// reOwnVol is a guest image volume: optionally "<vmid>/" (directory
 	// storages), optionally a linked clone's base image prefix, then
 	// "{vm,base,subvol,basevol}-<vmid>-disk-<n>" with an optional extension.
-	reOwnVol = regexp.MustCompile(`^[^/:\s]+:(?:(\d+)/)?(?:(?:base|basevol)-\d+-disk-\d+(?:\.(?:raw|qcow2|vmdk|subvol))?/(?:\d+/)?)?(?:vm|base|subvol|basevol)-(\d+)-disk-\d+(?:\.(?:raw|qcow2|vmdk|subvol))?$`)
+	reOwnVol = regexp.MustCompile(`^[^/:\s]+:(?:(\d+)/)?((?:base|basevol)-\d+-disk-\d+(?:\.(?:raw|qcow2|vmdk|subvol))?/(?:(\d+)/)?)?(?:vm|base|subvol|basevol)-(\d+)-disk-\d+(?:\.(?:raw|qcow2|vmdk|subvol))?$`)
 )
 
 // parseAlloc reports whether v is in allocation syntax and returns the
@@ -67,7 +67,14 @@ func ownVolume(vmid int, v string) bool {
 		return false
 	}
 	id := strconv.Itoa(vmid)
-	return m[2] == id && (m[1] == "" || m[1] == id)
+	if m[4] != id {
+		return false
+	}
+	if m[2] != "" {
+		// A linked clone: "<base vmid>/base-...qcow2/<vmid>/vm-<vmid>-...".
+		return m[3] == "" || m[3] == id
+	}
+	return m[1] == "" || m[1] == id
 }
 
 // volumeFormat guesses an allocated volume's format from its extension.

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pmpc-dev/pmpc/proxmox"
+	"github.com/pmpc-dev/pmpc/resource"
+	"github.com/pmpc-dev/pmpc/snapshot"
+	"github.com/pmpc-dev/pmpc/workspace"
+)
+
+func init() { register(newRefreshCmd) }
+
+type refreshOptions struct {
+	full bool
+}
+
+func newRefreshCmd(g *globals) *cobra.Command {
+	o := &refreshOptions{}
+	cmd := &cobra.Command{
+		Use:   "refresh",
+		Short: "Read the live cluster into the snapshot",
+		Long: `Refresh reads the live cluster into the workspace's snapshot
+(.pmpc/snapshot), a cache of what the cluster looked like that plan, import
+and render --from live read.
+
+A refresh lists every guest with one GET /cluster/resources and reads the
+config only of guests that look changed since the last refresh: new guests,
+and guests whose node, name, status, lock, tags or pool changed, that
+restarted, or that had a task since. --full reads every config. The
+snapshot keeps the last 50 refreshes; it can always be deleted and rebuilt
+with: ` + snapshot.RebuildHint + "\n" + exitCodeHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRefresh(cmd.Context(), g, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.full, "full", false, "read every guest's config, not only those that look changed")
+	return cmd
+}
+
+func runRefresh(ctx context.Context, g *globals, o *refreshOptions) error {
+	ws, err := g.workspace()
+	if err != nil {
+		return err
+	}
+	store, err := openSnapshot(g, ws)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	c, err := g.client(ctx, planConnConfig(ws))
+	if err != nil {
+		return withCode(exitError, err)
+	}
+	cl, rev, stats, err := snapshot.Refresh(ctx, clientSource{c}, store, snapshot.RefreshOptions{Full: o.full, Progress: g.stderr})
+	if err != nil {
+		return withCode(exitError, err)
+	}
+	how := fmt.Sprintf("read %d of %d guest configs", stats.Read, stats.Guests)
+	if stats.Full {
+		how = fmt.Sprintf("read all %d guest configs", stats.Read)
+	}
+	fmt.Fprintf(g.stdout, "Refreshed snapshot %s from %s: %d nodes, %d guests, %d pools (%s).\n",
+		rev, cl.Endpoint, len(cl.Nodes), stats.Guests, len(cl.Pools), how)
+	return nil
+}
+
+// openSnapshot opens the workspace's snapshot store. A store held by another
+// pmpc is exit code 4; a corrupt one was moved aside, which is said on
+// stderr.
+func openSnapshot(g *globals, ws *workspace.Workspace) (*snapshot.Store, error) {
+	dir := filepath.Join(ws.CacheDir(), "snapshot")
+	store, err := snapshot.Open(dir, snapshot.Options{Logger: g.logger})
+	if err != nil {
+		var le *snapshot.LockedError
+		if errors.As(err, &le) {
+			return nil, withCode(exitConflict, fmt.Errorf("%w: another pmpc is using %s; wait for it to finish", err, relPath(ws.Root, dir)))
+		}
+		return nil, withCode(exitError, err)
+	}
+	if aside := store.MovedAside(); aside != "" {
+		fmt.Fprintf(g.stderr, "Warning: the snapshot was unreadable; moved it to %s and started a new one (delete the old one when you like).\n", relPath(ws.Root, aside))
+	}
+	return store, nil
+}
+
+func relPath(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil {
+		return r
+	}
+	return p
+}
+
+// clientSource lets snapshot.Refresh read the cluster through the API client.
+type clientSource struct{ c *proxmox.Client }
+
+func (s clientSource) Inventory(ctx context.Context, need func(*resource.Guest) bool, progress func(done, total int)) (*resource.Cluster, error) {
+	return s.c.Inventory(ctx, proxmox.InventoryOptions{Need: need, Progress: progress})
+}
+
+func (s clientSource) Tasks(ctx context.Context) ([]snapshot.Task, error) {
+	ts, err := s.c.ClusterTasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]snapshot.Task, len(ts))
+	for i, t := range ts {
+		out[i] = snapshot.Task{ID: t.ID, EndTime: t.EndTime}
+	}
+	return out, nil
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pmpc-dev/pmpc/workspace"
+)
+
+func init() { register(newUnlockCmd) }
+
+func newUnlockCmd(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "unlock [--force]",
+		Short: "Clear an apply lock left behind",
+		Long: `Unlock clears the apply lock of a workspace that a dead apply left behind: the
+local lock (.pmpc/apply.lock) and, when the repository has a remote named
+origin, the lock ref there (refs/pmpc/lock).
+
+Without --force it clears only a lock whose process is known to be gone (it
+ran on this host and its pid no longer exists); a lock held by another host
+(a CI runner) needs --force. Make sure no apply is running before forcing.
+` + exitCodeHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ws, err := g.workspace()
+			if err != nil {
+				return err
+			}
+			cleared, err := workspace.Unlock(cmd.Context(), ws.Root, workspace.LockOptions{}, force)
+			for _, c := range cleared {
+				fmt.Fprintln(g.stderr, "Unlocked: "+c)
+			}
+			if err != nil {
+				var held *workspace.LockHeldError
+				if errors.As(err, &held) {
+					return withCode(exitConflict, fmt.Errorf("%w\n(the holder may still be running; use --force only if it is not)", err))
+				}
+				return withCode(exitError, err)
+			}
+			if len(cleared) == 0 {
+				fmt.Fprintln(g.stderr, "No apply lock is held.")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "clear the lock even if its holder may still be running")
+	return cmd
+}

@@ -1,0 +1,214 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pmpc-dev/pmpc/resource"
+)
+
+// fakeSource is a cluster in memory that counts config reads.
+type fakeSource struct {
+	mu      sync.Mutex
+	guests  map[int]*resource.Guest // with Config
+	tasks   []Task
+	reads   []int
+	failInv error
+	failTsk error
+}
+
+func newFakeSource(n int) *fakeSource {
+	f := &fakeSource{guests: map[int]*resource.Guest{}}
+	for i := range n {
+		g := guest(resource.KindVM, 100+i, fmt.Sprint("vm-", i), map[string]string{"cores": "1"})
+		g.Uptime = 1000
+		f.guests[g.VMID] = &g
+	}
+	return f
+}
+
+func (f *fakeSource) Inventory(ctx context.Context, need func(*resource.Guest) bool, progress func(done, total int)) (*resource.Cluster, error) {
+	if f.failInv != nil {
+		return nil, f.failInv
+	}
+	c := cluster(t0)
+	var work []int
+	for _, vmid := range slices.Sorted(maps.Keys(f.guests)) {
+		g := *f.guests[vmid]
+		g.Config, g.Digest, g.Pending = nil, "", nil
+		c.Guests = append(c.Guests, g)
+		if need(&c.Guests[len(c.Guests)-1]) {
+			work = append(work, len(c.Guests)-1)
+		}
+	}
+	for n, i := range work {
+		g := &c.Guests[i]
+		src := f.guests[g.VMID]
+		g.Config, g.Digest = maps.Clone(src.Config), src.Digest
+		f.mu.Lock()
+		f.reads = append(f.reads, g.VMID)
+		f.mu.Unlock()
+		if progress != nil {
+			progress(n+1, len(work))
+		}
+	}
+	return c, nil
+}
+
+func (f *fakeSource) Tasks(context.Context) ([]Task, error) { return f.tasks, f.failTsk }
+
+func (f *fakeSource) takeReads() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.reads
+	f.reads = nil
+	return r
+}
+
+func TestRefreshReadsOnlyWhatMoved(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		src := newFakeSource(5) // vmids 100..104
+		refresh := func(opts RefreshOptions) RefreshStats {
+			t.Helper()
+			_, _, stats, err := Refresh(ctx, src, s, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return stats
+		}
+		wantReads := func(step string, want ...int) {
+			t.Helper()
+			got := src.takeReads()
+			slices.Sort(got)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s: config reads (-want +got):\n%s", step, diff)
+			}
+		}
+
+		st := refresh(RefreshOptions{})
+		wantReads("first refresh", 100, 101, 102, 103, 104)
+		if !st.Full || st.Read != 5 || st.Guests != 5 {
+			t.Errorf("first refresh stats = %+v, want full, 5 read", st)
+		}
+
+		st = refresh(RefreshOptions{})
+		wantReads("nothing changed")
+		if st.Full || st.Reused != 5 {
+			t.Errorf("unchanged refresh stats = %+v, want 5 reused", st)
+		}
+		c, _, err := s.Latest()
+		if err != nil || c.Guests[2].Config["cores"] != "1" || c.Guests[2].Digest == "" {
+			t.Fatalf("carried-over config lost: %+v, %v", c.Guests[2], err)
+		}
+
+		src.guests[100].Status = "stopped"
+		src.guests[101].Lock = "backup"
+		src.guests[102].Uptime = 5 // restarted
+		src.guests[103].Uptime = 2000
+		src.guests[104].Tags = "web"
+		refresh(RefreshOptions{})
+		wantReads("status, lock, uptime back, tags", 100, 101, 102, 104)
+
+		src.guests[105] = &resource.Guest{Kind: resource.KindContainer, VMID: 105, Node: "pve1", Status: "running", Config: map[string]string{"hostname": "ct"}}
+		delete(src.guests, 100)
+		src.guests[101].Node = "pve2"
+		refresh(RefreshOptions{})
+		wantReads("new guest, migrated guest", 101, 105)
+		c, _, _ = s.Latest()
+		if _, _, err := s.Guest(100); !errors.Is(err, ErrNotFound) || len(c.Guests) != 5 {
+			t.Errorf("deleted guest 100 still in the snapshot (%d guests, %v)", len(c.Guests), err)
+		}
+
+		// Tasks: one that ended since the last refresh, one still running,
+		// and one that ended long ago.
+		_, rev, _ := s.Latest()
+		src.tasks = []Task{
+			{ID: "102", EndTime: rev.Time.Unix() + 10},
+			{ID: "103", EndTime: 0},
+			{ID: "104", EndTime: rev.Time.Unix() - 3600},
+			{ID: "", EndTime: rev.Time.Unix() + 20}, // not a guest task
+		}
+		_, rev, _, err = Refresh(ctx, src, s, RefreshOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantReads("tasks", 102, 103)
+		if rev.TaskMark != t0.Unix()+20 {
+			t.Errorf("TaskMark = %d, want the newest task end %d", rev.TaskMark, t0.Unix()+20)
+		}
+		// The same tasks again: only the one ending at the mark and the
+		// running one are read again.
+		src.tasks = src.tasks[:2]
+		src.tasks[0].EndTime = rev.TaskMark - 1
+		refresh(RefreshOptions{})
+		wantReads("tasks before the mark", 103)
+
+		// A config edit with no signal is only seen by a full refresh.
+		src.tasks = nil
+		src.guests[104].Config = map[string]string{"cores": "8"}
+		refresh(RefreshOptions{})
+		wantReads("silent edit")
+		if g, _, _ := s.Guest(104); g.Config["cores"] != "1" {
+			t.Errorf("incremental refresh saw a silent edit?")
+		}
+		st = refresh(RefreshOptions{Full: true})
+		wantReads("full", 101, 102, 103, 104, 105)
+		if g, _, _ := s.Guest(104); g.Config["cores"] != "8" || !st.Full {
+			t.Errorf("full refresh: guest 104 cores = %q, stats %+v", g.Config["cores"], st)
+		}
+	})
+}
+
+func TestRefreshFailureWritesNothing(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		src := newFakeSource(3)
+		if _, _, _, err := Refresh(ctx, src, s, RefreshOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("500 Internal Server Error")
+		src.failInv = boom
+		if _, _, _, err := Refresh(ctx, src, s, RefreshOptions{}); !errors.Is(err, boom) {
+			t.Errorf("failing inventory: err = %v", err)
+		}
+		src.failInv, src.failTsk = nil, boom
+		if _, _, _, err := Refresh(ctx, src, s, RefreshOptions{}); !errors.Is(err, boom) {
+			t.Errorf("failing task list: err = %v", err)
+		}
+		if revs, _ := s.Revisions(); len(revs) != 1 {
+			t.Errorf("failed refreshes left %d revisions, want 1", len(revs))
+		}
+	})
+}
+
+func TestRefreshProgress(t *testing.T) {
+	s, err := OpenInMemory(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out strings.Builder
+	if _, _, _, err := Refresh(context.Background(), newFakeSource(250), s, RefreshOptions{Progress: &out}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 10 || lines[0] != "refresh: read 25/250 guest configs" || lines[9] != "refresh: read 250/250 guest configs" {
+		t.Errorf("progress for 250 reads:\n%s", out.String())
+	}
+	out.Reset()
+	if _, _, _, err := Refresh(context.Background(), newFakeSource(50), s, RefreshOptions{Progress: &out, Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("progress for 50 reads, below the threshold:\n%s", out.String())
+	}
+}
