@@ -3,10 +3,8 @@ package apply
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pmpc-dev/pmpc/plan"
@@ -20,8 +18,8 @@ import (
 // (at most wait), a create or clone whose call was sent is looked up by the
 // VMID the intent chose — a guest with that id and name counts as created.
 //
-// Commit each record to the audit trail and then call MarkAudited. A run
-// whose process is still alive on this host is left alone.
+// Commit each record to the audit trail and then call MarkAudited. Call it
+// before Run, never while a Run on the same journal is in progress.
 func Pending(ctx context.Context, j *Journal, cl Client, wait time.Duration, now func() time.Time) ([]*Record, error) {
 	if now == nil {
 		now = time.Now
@@ -33,13 +31,10 @@ func Pending(ctx context.Context, j *Journal, cl Client, wait time.Duration, now
 	var out []*Record
 	for _, id := range ids {
 		m := metas[id]
-		switch m.State {
-		case stateAudited:
+		// A run still "running" is dead: its process would hold the
+		// journal open, and Badger lets only one process do that.
+		if m.State == stateAudited {
 			continue
-		case stateRunning:
-			if m.PID > 0 && m.PID != osPID() && processAlive(m.PID) {
-				continue
-			}
 		}
 		meta, changes, intents, err := j.load(id)
 		if err != nil {
@@ -209,11 +204,3 @@ func settle(ctx context.Context, in Intent, cl Client, wait time.Duration) (bool
 	}
 	return false, fmt.Sprintf("%s: sent, outcome unknown; the next plan shows what remains", in.Kind)
 }
-
-// processAlive reports whether a process with pid exists on this host.
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || err == syscall.EPERM
-}
-
-func osPID() int { return os.Getpid() }

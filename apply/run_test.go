@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -374,4 +375,47 @@ func scanJournal(j *Journal, fn func(k, v []byte)) error {
 		}
 		return nil
 	})
+}
+
+func TestInterruptRecordsChangesInFlight(t *testing.T) {
+	f := newFake(time.Millisecond)
+	f.blockWait = make(chan struct{}) // tasks never finish
+	f.sentBeforeSignal = make(chan string, 8)
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	p := &plan.Plan{Changes: []plan.Change{createChange("a", "pve1"), createChange("b", "pve1"), createChange("c", "pve1", "a")}}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-f.sentBeforeSignal
+		<-f.sentBeforeSignal
+		cancel()
+	}()
+	rec, err := Run(ctx, p, Options{Client: f, Journal: j, Parallelism: 2, Retry: fastRetry()})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	got := byAddr(rec)
+	if !rec.Interrupted || got["vm.a"].Result != ResultInterrupted || got["vm.b"].Result != ResultInterrupted || got["vm.c"].Result != ResultSkipped {
+		t.Fatalf("interrupted=%v results a=%s b=%s c=%s", rec.Interrupted, got["vm.a"].Result, got["vm.b"].Result, got["vm.c"].Result)
+	}
+	if len(got["vm.a"].UPIDs) != 1 || got["vm.a"].VMID == 0 {
+		t.Errorf("in-flight change lost its task or vmid: %+v", got["vm.a"])
+	}
+	if !strings.Contains(rec.Line(), "interrupted") || !strings.Contains(rec.Line(), "2 in flight") {
+		t.Errorf("line %q", rec.Line())
+	}
+	// The finished record waits in the journal until it is audited.
+	pending, err := Pending(context.Background(), j, f, time.Second, nil)
+	if err != nil || len(pending) != 1 || pending[0].RunID != rec.RunID || !pending[0].Interrupted {
+		t.Fatalf("pending %v %v", pending, err)
+	}
+	if err := j.MarkAudited(rec.RunID, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := Pending(context.Background(), j, f, time.Second, nil); len(pending) != 0 {
+		t.Errorf("audited run still pending")
+	}
 }

@@ -293,6 +293,12 @@ func (b *builder) add(c *Change) { b.plan.Changes = append(b.plan.Changes, *c) }
 
 // compile compiles d's desired config.
 func (b *builder) compile(d *def) bool {
+	if d.failed {
+		return false
+	}
+	if d.cfg != nil {
+		return true
+	}
 	var err error
 	if d.kind == resource.KindVM {
 		d.cfg, err = pve.CompileVM(d.name, d.vm)
@@ -301,6 +307,7 @@ func (b *builder) compile(d *def) bool {
 	}
 	if err != nil {
 		b.errorf(d.addr, "%v", err)
+		d.failed, d.cfg = true, nil
 		return false
 	}
 	for k, v := range d.cfg {
@@ -384,14 +391,6 @@ func (b *builder) planCreate(d *def) *Change {
 				params[k] = v
 				c.Fields = append(c.Fields, field(d.kind, k, "", "", v, DisruptionNone))
 			}
-			if d.ct.Password != "" {
-				// The container password is sensitive whatever its key.
-				for i := range c.Fields {
-					if c.Fields[i].Key == "password" {
-						c.Fields[i].Sensitive, c.Fields[i].After = true, sensitiveText
-					}
-				}
-			}
 			sortFields(c.Fields)
 		}
 		c.Ops = append(c.Ops, Op{Kind: OpCreate, Params: params, Pool: d.pool})
@@ -441,7 +440,8 @@ func (b *builder) planClone(d *def, c *Change) bool {
 			op.SourceVMID, src = sd.guest.VMID, sd.guest.Config
 			srcTemplate = sd.guest.Template || truthy(sd.guest.Config["template"])
 		default:
-			if sd.cfg == nil && !b.compile(sd) {
+			if !b.compile(sd) {
+				b.errorf(d.addr, "clone source vm.%s cannot be planned (see its error)", d.clone.From)
 				return false
 			}
 			op.SourceAddress, src, srcTemplate = sd.addr.String(), sd.cfg, truthy(sd.cfg["template"])
@@ -785,11 +785,8 @@ func (b *builder) planUpdate(d *def) *Change {
 		r := fmt.Sprintf("removed disks are detached, not deleted: PVE keeps %s as unusedN", strings.Join(detached, ", "))
 		c.Reason = joinReason(c.Reason, r)
 	}
-	if len(c.Fields) == 0 && len(c.Ops) == 0 {
-		return nil
-	}
 	if len(c.Ops) == 0 {
-		// Only display-level differences (nothing to send): no change.
+		// Nothing to send: no change.
 		return nil
 	}
 	if g.Lock != "" {

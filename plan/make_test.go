@@ -309,3 +309,20 @@ func TestCompareSecret(t *testing.T) {
 		t.Errorf("only web-01's secret changed: %+v", p.Changes)
 	}
 }
+
+func TestCompileErrorIsAPlanError(t *testing.T) {
+	s := resource.NewSet()
+	bad := webVM()
+	bad.Extra = map[string]string{"cores": "8"} // also set by the cores field
+	s.VMs["tmpl"] = bad
+	clone := webVM()
+	clone.Clone = &resource.Clone{From: "tmpl"}
+	s.VMs["app"] = clone
+	p, err := Make(s, cluster(), Options{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 0 || len(p.Errors) != 2 || !hasError(p, "vm.tmpl: ") || !hasError(p, "vm.app: clone source vm.tmpl cannot be planned") {
+		t.Errorf("want one error each for the bad template and its clone: %+v %q", p.Changes, p.Errors)
+	}
+}

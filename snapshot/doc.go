@@ -1,8 +1,11 @@
 // Package snapshot stores what the live cluster looked like: a Badger
-// database of whole revisions (one per refresh), with lookups in the latest
-// revision and the history of one guest across revisions.
+// database in <workspace>/.pmpc/snapshot holding whole revisions (one per
+// refresh, the last 50 by default), with lookups in the latest revision, the
+// history of one guest across revisions, and Refresh, which reads only the
+// guest configs whose cheap signals moved.
 //
 // The snapshot is a cache, never a source of truth: everything in it can be
 // rebuilt by `pmpc refresh`, and a corrupt store is moved aside and rebuilt
-// rather than repaired. Nothing a plan needs to stay safe may live only here.
+// rather than repaired. Nothing a plan needs to stay safe may live only
+// here, and no secret is ever written to it (only salted hashes).
 package snapshot

@@ -346,7 +346,7 @@ func PushAudit(ctx context.Context, root, branch, remote string) error {
 	ref := plumbing.NewBranchReferenceName(branch)
 	spec := config.RefSpec(ref.String() + ":" + ref.String())
 	push := func() error {
-		err := r.PushContext(ctx, &git.PushOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}})
+		err := r.PushContext(ctx, &git.PushOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}, Auth: remoteAuth(r, remote)})
 		if errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return nil
 		}
@@ -373,7 +373,7 @@ func PushAudit(ctx context.Context, root, branch, remote string) error {
 func replayOntoRemote(ctx context.Context, r *git.Repository, branch, remote string) error {
 	ref := plumbing.NewBranchReferenceName(branch)
 	tmp := plumbing.ReferenceName("refs/pmpc/remote-audit")
-	err := r.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, Force: true,
+	err := r.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, Force: true, Auth: remoteAuth(r, remote),
 		RefSpecs: []config.RefSpec{config.RefSpec("+" + ref.String() + ":" + tmp.String())}})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("fetch: %w", err)

@@ -20,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
 
 // LockRef is the ref pushed to the remote while an apply holds the lock.
@@ -58,6 +60,9 @@ type Lock struct {
 	remote string
 	r      *git.Repository
 	hash   plumbing.Hash // the lock commit pushed to remote, if any
+	// Warning is set when the remote lock could not be taken (see
+	// LockOptions.RemoteRequired).
+	Warning string
 }
 
 // LockOptions configure AcquireLock.
@@ -67,7 +72,11 @@ type LockOptions struct {
 	// such remote, or NoRemote is set.
 	Remote   string
 	NoRemote bool
-	Now      func() time.Time
+	// RemoteRequired makes a remote that cannot be locked (unreachable, no
+	// credentials) an error; by default the apply goes on with the local
+	// lock and Lock.Warning says so.
+	RemoteRequired bool
+	Now            func() time.Time
 }
 
 // AcquireLock takes the apply lock of the workspace at root: the local
@@ -107,10 +116,40 @@ func AcquireLock(ctx context.Context, root string, info LockInfo, opts LockOptio
 	}
 	l.r, l.remote = r, remote
 	if err := l.lockRemote(ctx, info, opts.Now()); err != nil {
-		_ = os.Remove(l.file)
-		return nil, err
+		var held *LockHeldError
+		if errors.As(err, &held) || opts.RemoteRequired {
+			_ = os.Remove(l.file)
+			return nil, err
+		}
+		// The remote cannot be reached or written: only the local lock
+		// protects this apply. Say so; the caller decides whether to go on.
+		l.Warning = fmt.Sprintf("could not take the apply lock ref on %s, so only the local lock protects this apply: %v", remote, err)
+		l.r = nil
 	}
 	return l, nil
+}
+
+// remoteAuth returns credentials for an http(s) remote from PMPC_GIT_TOKEN
+// (sent as HTTP basic auth, as GitHub, GitLab and Gitea accept tokens), or
+// nil: ssh remotes use the ssh agent, local paths need nothing.
+func remoteAuth(r *git.Repository, remote string) transport.AuthMethod {
+	tok := os.Getenv("PMPC_GIT_TOKEN")
+	if tok == "" {
+		return nil
+	}
+	rm, err := r.Remote(remote)
+	if err != nil || len(rm.Config().URLs) == 0 {
+		return nil
+	}
+	u := rm.Config().URLs[0]
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return nil
+	}
+	user := os.Getenv("PMPC_GIT_USER")
+	if user == "" {
+		user = "x-access-token"
+	}
+	return &githttp.BasicAuth{Username: user, Password: tok}
 }
 
 func (l *Lock) lockLocal(info LockInfo, now time.Time) error {
@@ -196,7 +235,7 @@ func (l *Lock) lockRemote(ctx context.Context, info LockInfo, now time.Time) err
 		return fmt.Errorf("apply lock ref: %w", err)
 	}
 	for attempt := 0; attempt < 2; attempt++ {
-		err = l.r.PushContext(ctx, &git.PushOptions{RemoteName: l.remote, Atomic: true,
+		err = l.r.PushContext(ctx, &git.PushOptions{RemoteName: l.remote, Atomic: true, Auth: remoteAuth(l.r, l.remote),
 			RefSpecs: []config.RefSpec{LockRef + ":" + LockRef}})
 		if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 			l.hash = h
@@ -225,7 +264,7 @@ type holder struct {
 // remoteHolder fetches the remote lock ref and reads who holds it.
 func remoteHolder(ctx context.Context, r *git.Repository, remote string) (holder, error) {
 	tmp := plumbing.ReferenceName("refs/pmpc/remote-lock")
-	err := r.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, Force: true,
+	err := r.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, Force: true, Auth: remoteAuth(r, remote),
 		RefSpecs: []config.RefSpec{config.RefSpec("+" + LockRef + ":" + tmp.String())}})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return holder{}, err
@@ -253,6 +292,7 @@ func deleteRemoteLock(ctx context.Context, r *git.Repository, remote string, has
 	if !hash.IsZero() {
 		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(hash.String() + ":" + LockRef)}
 	}
+	opts.Auth = remoteAuth(r, remote)
 	err := r.PushContext(ctx, opts)
 	if errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil

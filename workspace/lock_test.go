@@ -114,3 +114,28 @@ func TestRemoteLockRefExcludesAnotherClone(t *testing.T) {
 	}
 	_ = lb
 }
+
+func TestUnreachableRemoteFallsBackToLocalLock(t *testing.T) {
+	dir := gitRepo(t)
+	gitCmd(t, dir, "remote", "add", "origin", filepath.Join(t.TempDir(), "no-such-repo"))
+	ctx := context.Background()
+	l, err := AcquireLock(ctx, dir, LockInfo{Who: "alice"}, LockOptions{})
+	if err != nil {
+		t.Fatalf("unreachable remote: %v", err)
+	}
+	if !strings.Contains(l.Warning, "only the local lock protects this apply") {
+		t.Errorf("warning %q", l.Warning)
+	}
+	if _, err := AcquireLock(ctx, dir, LockInfo{Who: "bob"}, LockOptions{}); err == nil {
+		t.Error("local lock not held")
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireLock(ctx, dir, LockInfo{Who: "bob"}, LockOptions{RemoteRequired: true}); err == nil {
+		t.Error("RemoteRequired with an unreachable remote succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, LockFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Error("failed acquire left the local lock")
+	}
+}

@@ -7,7 +7,6 @@ package pveclient
 import (
 	"context"
 	"errors"
-	"strconv"
 
 	"github.com/pmpc-dev/pmpc/apply"
 	"github.com/pmpc-dev/pmpc/proxmox"
@@ -65,19 +64,25 @@ func upid(u proxmox.UPID, err error) (string, error) {
 	return u.String(), nil
 }
 
+// The methods below implement apply.Client; see there for their contracts.
+
+// NextID implements apply.Client.
 func (c Client) NextID(ctx context.Context, want int) (int, error) {
 	id, err := c.C.NextID(ctx, want)
 	return id, wrap(err)
 }
 
+// CreateGuest implements apply.Client.
 func (c Client) CreateGuest(ctx context.Context, kind resource.Kind, node string, vmid int, params map[string]string) (string, error) {
 	return upid(c.C.CreateGuest(ctx, kind, node, vmid, params))
 }
 
+// Clone implements apply.Client.
 func (c Client) Clone(ctx context.Context, kind resource.Kind, node string, vmid, newid int, params map[string]string) (string, error) {
 	return upid(c.C.Clone(ctx, kind, node, vmid, newid, params))
 }
 
+// UpdateConfig implements apply.Client.
 func (c Client) UpdateConfig(ctx context.Context, kind resource.Kind, node string, vmid int, set map[string]string, del []string, digest string) (string, error) {
 	u, err := c.C.UpdateConfig(ctx, kind, node, vmid, set, del, digest)
 	if err != nil || u == nil {
@@ -86,31 +91,39 @@ func (c Client) UpdateConfig(ctx context.Context, kind resource.Kind, node strin
 	return u.String(), nil
 }
 
+// Resize implements apply.Client.
 func (c Client) Resize(ctx context.Context, kind resource.Kind, node string, vmid int, disk, size, digest string) (string, error) {
 	return upid(c.C.Resize(ctx, kind, node, vmid, disk, size, digest))
 }
 
+// Power implements apply.Client.
 func (c Client) Power(ctx context.Context, kind resource.Kind, node string, vmid int, action string) (string, error) {
 	return upid(c.C.Power(ctx, kind, node, vmid, action, nil))
 }
 
+// Migrate implements apply.Client; params "online" (or "restart" for a
+// container) = "1" migrates a running guest.
 func (c Client) Migrate(ctx context.Context, kind resource.Kind, node string, vmid int, target string, params map[string]string) (string, error) {
 	online := params["online"] == "1" || params["restart"] == "1"
 	return upid(c.C.Migrate(ctx, kind, node, vmid, target, online))
 }
 
+// ConvertToTemplate implements apply.Client.
 func (c Client) ConvertToTemplate(ctx context.Context, kind resource.Kind, node string, vmid int) (string, error) {
 	return upid(c.C.ConvertToTemplate(ctx, kind, node, vmid))
 }
 
+// DeleteGuest implements apply.Client.
 func (c Client) DeleteGuest(ctx context.Context, kind resource.Kind, node string, vmid int, purge bool) (string, error) {
 	return upid(c.C.DeleteGuest(ctx, kind, node, vmid, purge, purge))
 }
 
+// CreatePool implements apply.Client.
 func (c Client) CreatePool(ctx context.Context, id, comment string) error {
 	return wrap(c.C.CreatePool(ctx, id, comment))
 }
 
+// UpdatePool implements apply.Client.
 func (c Client) UpdatePool(ctx context.Context, id string, comment *string, vmids []int, remove bool) error {
 	if remove {
 		return wrap(c.C.UpdatePool(ctx, id, comment, nil, vmids, false))
@@ -118,10 +131,12 @@ func (c Client) UpdatePool(ctx context.Context, id string, comment *string, vmid
 	return wrap(c.C.UpdatePool(ctx, id, comment, vmids, nil, true))
 }
 
+// DeletePool implements apply.Client.
 func (c Client) DeletePool(ctx context.Context, id string) error {
 	return wrap(c.C.DeletePool(ctx, id))
 }
 
+// WaitTask implements apply.Client: a failed task is an *apply.TaskFailure.
 func (c Client) WaitTask(ctx context.Context, s string) error {
 	u, err := proxmox.ParseUPID(s)
 	if err != nil {
@@ -141,6 +156,7 @@ func (c Client) WaitTask(ctx context.Context, s string) error {
 	return wrap(err)
 }
 
+// FindGuest implements apply.Client through GET /cluster/resources.
 func (c Client) FindGuest(ctx context.Context, vmid int) (apply.GuestInfo, bool, error) {
 	rs, err := c.C.Resources(ctx, "vm")
 	if err != nil {
@@ -154,9 +170,4 @@ func (c Client) FindGuest(ctx context.Context, vmid int) (apply.GuestInfo, bool,
 		return apply.GuestInfo{Kind: kind, VMID: vmid, Node: r.Node, Name: r.Name, Status: r.Status, Lock: r.Lock}, true, nil
 	}
 	return apply.GuestInfo{}, false, nil
-}
-
-// String names the adapter for logs.
-func (c Client) String() string {
-	return "proxmox " + c.C.Endpoint() + " (" + strconv.Itoa(c.C.Workers()) + " workers)"
 }

@@ -70,7 +70,10 @@ interrupted). Every apply commits an audit record (JSON) to the audit branch
 
 Only one apply runs per workspace: a lock in .pmpc/apply.lock and, when the
 repository has a remote named origin, a lock ref (refs/pmpc/lock) pushed there,
-so that two CI runners cannot apply at once. pmpc unlock clears a stale lock.
+so that two CI runners cannot apply at once (when origin cannot be written,
+apply warns and relies on the local lock). For an https origin, pushes use
+PMPC_GIT_TOKEN (and PMPC_GIT_USER, default x-access-token); ssh uses the
+agent. pmpc unlock clears a stale lock.
 
 Examples:
   # Review and confirm
@@ -120,6 +123,9 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 			return withCode(exitConflict, err)
 		}
 		return withCode(exitError, err)
+	}
+	if lock.Warning != "" {
+		fmt.Fprintf(g.stderr, "Warning: %s\n", lock.Warning)
 	}
 	defer func() {
 		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
@@ -183,7 +189,7 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 			return withCode(exitError, err)
 		}
 		for _, s := range plan.CheckStale(p, observed) {
-			refuse[s.Address] = fmt.Sprintf("refused: %s", s)
+			refuse[s.Address] = s.String()
 			fmt.Fprintf(g.stderr, "Refusing %s\n", s)
 		}
 	} else {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -95,9 +96,6 @@ func runPlan(ctx context.Context, g *globals, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPlanOut(ws, o.out); err != nil {
-		return withCode(exitError, err)
-	}
 	desired, err := ws.Load()
 	if err != nil {
 		return g.definitionsError(err)
@@ -155,6 +153,10 @@ func runPlan(ctx context.Context, g *globals, o *planOptions) error {
 	}
 	if o.out != "" {
 		if err := savePlan(o.out, p); err != nil {
+			return withCode(exitError, err)
+		}
+		if err := checkPlanOut(ws, o.out); err != nil {
+			_ = os.Remove(o.out)
 			return withCode(exitError, err)
 		}
 		fmt.Fprintf(g.stderr, "Saved the plan to %s; apply it with: pmpc apply %s\n", o.out, o.out)
@@ -221,18 +223,27 @@ func workspaceCommit(ws *workspace.Workspace) (string, bool) {
 	return head.Hash().String(), dirty
 }
 
-// checkPlanOut refuses a plan file name inside the workspace that the next
-// load would read as a definition (plan.json, plan.yaml, ...).
+// checkPlanOut reports a saved plan file that the workspace would read as
+// a definition next time (plan.json inside the workspace, not ignored by
+// .gitignore): such a file would make every later load fail.
 func checkPlanOut(ws *workspace.Workspace, out string) error {
-	if out == "" || !workspace.IsDefinition(filepath.Base(out)) {
+	if !workspace.IsDefinition(filepath.Base(out)) {
 		return nil
 	}
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return err
 	}
-	if rel, err := filepath.Rel(ws.Root, abs); err == nil && filepath.IsLocal(rel) {
-		return fmt.Errorf("--out %s: inside the workspace a %s file is read as a definition; name it like pmpc.plan, or write it outside the workspace", out, filepath.Ext(out))
+	rel, err := filepath.Rel(ws.Root, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return nil
+	}
+	files, err := ws.Files()
+	if err != nil {
+		return nil
+	}
+	if slices.Contains(files, filepath.ToSlash(rel)) {
+		return fmt.Errorf("--out %s: the workspace would read this %s file as a definition; name it like pmpc.plan, list it in .gitignore, or write it outside the workspace", out, filepath.Ext(out))
 	}
 	return nil
 }

@@ -47,8 +47,10 @@ Request counters are at GET /_sim/stats (reset with POST /_sim/stats/reset).
 Presets: empty (one node, no guests), homelab (3 nodes, about 30 varied
 guests), large (--guests N guests, default 10000). --seed loads a cluster
 from a JSON file in PVE's own terms instead.` + "\n" + exitCodeHelp,
-		Example: `  # Start the homelab fake and point this shell at it:
-  eval "$(pmpc sim --preset homelab --listen 127.0.0.1:0 | head -1)"   # or copy the line
+		Example: `  # Start the homelab fake in the background and point this shell at it:
+  pmpc sim --preset homelab --listen 127.0.0.1:0 > sim.env &
+  sleep 1; eval "$(head -1 sim.env)"
+  pmpc import --all
 
   # Rehearse against a slow, flaky cluster with 3 workers like pveproxy:
   pmpc sim --preset homelab --latency 50ms --workers 3 --fault-rate 0.05

@@ -719,9 +719,44 @@ func hGuestConfigPut(s *Server, q *req, typ string) (any, error) {
 	return s.updateConfig(q, typ, false)
 }
 
-// POST .../config (QEMU only; asynchronous, qmconfig task)
+// POST .../config (QEMU only; asynchronous, qmconfig task). With
+// background_delay=N it waits up to N seconds and returns null if the task
+// finished by then (its error if it failed), else the UPID.
 func hGuestConfigPost(s *Server, q *req, typ string) (any, error) {
-	return s.updateConfig(q, typ, true)
+	var delay int
+	if v, ok := q.params["background_delay"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, param1("background_delay", fmt.Sprintf("type check ('integer') failed - got '%s'", v))
+		}
+		if n < 1 || n > 30 {
+			return nil, param1("background_delay", "value must have a minimum value of 1 and a maximum of 30")
+		}
+		delay = n
+	}
+	res, err := s.updateConfig(q, typ, true)
+	if err != nil || delay == 0 {
+		return res, err
+	}
+	upid := res.(string)
+	deadline := time.Now().Add(time.Duration(delay) * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		t := s.c.tasks[upid]
+		done, exit := t != nil && t.done, ""
+		if t != nil {
+			exit = t.exit
+		}
+		s.mu.Unlock()
+		if done {
+			if exit == "OK" || strings.HasPrefix(exit, "WARNINGS") {
+				return nil, nil
+			}
+			return nil, errf(500, "%s", exit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return upid, nil
 }
 
 func (s *Server) updateConfig(q *req, typ string, async bool) (any, error) {

@@ -247,3 +247,44 @@ func TestCDROMAliasAndBootOrder(t *testing.T) {
 		t.Errorf("scsi0 on dir = %v", c["scsi0"])
 	}
 }
+
+func TestExtras(t *testing.T) {
+	s := Test(t, Options{Seed: Homelab(), TaskDuration: time.Millisecond})
+	a := newAPI(t, s)
+	// background_delay: the task finished in time, so null comes back.
+	r := ok(t, a.post("/nodes/pve3/qemu/110/config", form("cores", "2", "background_delay", "5")))
+	if r.data() != nil {
+		t.Errorf("background_delay reply = %v, want null", r.data())
+	}
+	s.FailNextTask("qmconfig", "hotplug problem")
+	wantErr(t, a.post("/nodes/pve3/qemu/110/config", form("cores", "3", "background_delay", "5")), "500 hotplug problem")
+	// Migration precondition.
+	m := ok(t, a.get("/nodes/pve2/qemu/105/migrate", nil)).dataMap(t)
+	if m["running"] != float64(1) || len(m["local_disks"].([]any)) != 2 || len(m["allowed_nodes"].([]any)) != 2 {
+		t.Errorf("migrate precondition = %v", m)
+	}
+	// Feature: linked clones only from templates.
+	if f := ok(t, a.get("/nodes/pve1/qemu/100/feature", form("feature", "clone"))).dataMap(t); f["hasFeature"] != float64(1) {
+		t.Errorf("template clone feature = %v", f)
+	}
+	// Cloud-init values and regeneration.
+	ci := ok(t, a.get("/nodes/pve1/qemu/101/cloudinit", nil)).dataList(t)
+	if len(ci) < 4 {
+		t.Errorf("cloudinit = %v", ci)
+	}
+	ok(t, a.put("/nodes/pve1/qemu/101/cloudinit", nil))
+	// Storage content delete: an ISO goes, a volume in use stays.
+	upid := ok(t, a.del("/nodes/pve1/storage/local/content/local:iso%2Fvirtio-win-0.1.262.iso", nil)).data()
+	if !reUPID.MatchString(upid.(string)) {
+		t.Errorf("imgdel UPID %q does not parse", upid)
+	}
+	if st := a.wait(upid); st != "OK" {
+		t.Fatal(st)
+	}
+	for _, e := range ok(t, a.get("/nodes/pve1/storage/local/content", form("content", "iso"))).dataList(t) {
+		if strings.Contains(e.(map[string]any)["volid"].(string), "virtio-win") {
+			t.Errorf("ISO not deleted")
+		}
+	}
+	wantErr(t, a.del("/nodes/pve3/storage/local-lvm/content/vm-110-disk-0", nil), "500 volume 'local-lvm:vm-110-disk-0' is still in use by VM 110 as 'virtio0'")
+}

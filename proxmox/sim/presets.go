@@ -181,13 +181,13 @@ func Homelab() *Seed {
 	b.add("qemu", "pve3", 107, "running", map[string]any{
 		"name": "monitoring", "memory": "4096", "cores": 2, "ostype": "l26", "scsihw": "virtio-scsi-single", "agent": "enabled=1",
 		"scsi0": "local-lvm:vm-107-disk-0,iothread=1,size=32G", "net0": "virtio=" + mac() + ",bridge=vmbr0",
-		"boot": "order=scsi0;net0", "onboot": 1, "tags": "infra;monitoring", "description": "Prometheus + Grafana\n",
+		"boot": "order=scsi0;net0", "onboot": 1, "tags": "infra;monitoring", "description": "Prometheus + Grafana",
 	})
 	b.add("qemu", "pve1", 108, "running", map[string]any{
 		"name": "router", "memory": "2048", "cores": 2, "ostype": "other", "scsihw": "virtio-scsi-single",
 		"scsi0": "local-lvm:vm-108-disk-0,size=16G",
 		"net0":  "virtio=" + mac() + ",bridge=vmbr0", "net1": "virtio=" + mac() + ",bridge=vmbr1,tag=20",
-		"net2": "virtio=" + mac() + ",bridge=vmbr1,tag=30,firewall=1", "net3": "virtio=" + mac() + ",bridge=vmbr1,trunks=40;50;60",
+		"net2": "virtio=" + mac() + ",bridge=vmbr1,firewall=1,tag=30", "net3": "virtio=" + mac() + ",bridge=vmbr1,trunks=40;50;60",
 		"boot": "order=scsi0", "onboot": 1, "startup": "order=0", "tags": "infra;network",
 	})
 	b.add("qemu", "pve2", 109, "stopped", map[string]any{

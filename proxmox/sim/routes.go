@@ -31,9 +31,19 @@ func matchRoute(method, path string) (*route, map[string]string) {
 	}
 next:
 	for _, r := range routes {
-		if r.method != method || len(r.parts) != len(parts) {
+		if r.method != method {
 			continue
 		}
+		ps := parts
+		// A trailing {volume} takes the rest of the path: volume ids hold
+		// a '/' (local:iso/x.iso), and PVE unescapes %2F before matching.
+		if n := len(r.parts); n > 0 && r.parts[n-1] == "{volume}" && len(parts) > n {
+			ps = append(append([]string(nil), parts[:n-1]...), strings.Join(parts[n-1:], "/"))
+		}
+		if len(r.parts) != len(ps) {
+			continue
+		}
+		parts := ps
 		var vars map[string]string
 		for i, p := range r.parts {
 			if strings.HasPrefix(p, "{") {

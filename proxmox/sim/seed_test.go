@@ -147,3 +147,41 @@ func TestPresetNames(t *testing.T) {
 		t.Error("unknown preset accepted")
 	}
 }
+
+// TestPresetsAreNormalised: every NIC and drive in the generated presets is
+// in the form PVE itself prints, so a client's round trip starts clean.
+func TestPresetsAreNormalised(t *testing.T) {
+	for name, seed := range map[string]*Seed{"homelab": Homelab(), "large": Large(40), "empty": Empty()} {
+		for _, g := range seed.Guests {
+			for k, v := range g.Config {
+				sv, isStr := v.(string)
+				if !isStr {
+					continue
+				}
+				var f *propFormat
+				switch {
+				case isNIC(k) && g.Type == "qemu":
+					f = fmtQemuNet
+				case isNIC(k):
+					f = fmtLXCNet
+				case g.Type == "lxc" && k == "rootfs":
+					f = fmtRootfs
+				case g.Type == "lxc" && strings.HasPrefix(k, "mp"):
+					f = fmtMP
+				case g.Type == "qemu" && (&guest{typ: "qemu"}).isDiskKey(k) && !strings.HasPrefix(k, "unused"):
+					f = fmtDrive
+				default:
+					continue
+				}
+				p, err := parseProp(f, k, sv)
+				if err != nil {
+					t.Errorf("%s %d %s=%q: %v", name, g.VMID, k, sv, err)
+					continue
+				}
+				if got := p.print(f); got != sv {
+					t.Errorf("%s %d %s=%q, PVE prints %q", name, g.VMID, k, sv, got)
+				}
+			}
+		}
+	}
+}
