@@ -146,7 +146,13 @@ func (l *Loader) readAll(files []string) ([]*file, error) {
 	if first != nil {
 		return nil, first
 	}
-	return fs, nil
+	kept := fs[:0]
+	for _, f := range fs {
+		if !isForeignData(f.rel, f.src) {
+			kept = append(kept, f)
+		}
+	}
+	return kept, nil
 }
 
 // parseAll parses the files that have no syntax yet, concurrently.

@@ -32,6 +32,9 @@ cd "$work"
 step "Create a workspace"
 run "$PMPC" init ws
 cd ws
+step "This tour adopts a live cluster, so drop init's example definition"
+run git rm -q example.cue
+run git commit -qm "Drop the example"
 
 step "Adopt the live cluster: write a definition for every guest"
 run "$PMPC" import --all

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -155,10 +154,6 @@ func runPlan(ctx context.Context, g *globals, o *planOptions) error {
 		if err := savePlan(o.out, p); err != nil {
 			return withCode(exitError, err)
 		}
-		if err := checkPlanOut(ws, o.out); err != nil {
-			_ = os.Remove(o.out)
-			return withCode(exitError, err)
-		}
 		fmt.Fprintf(g.stderr, "Saved the plan to %s; apply it with: pmpc apply %s\n", o.out, o.out)
 	}
 	if o.detailed && p.HasChanges() {
@@ -221,31 +216,6 @@ func workspaceCommit(ws *workspace.Workspace) (string, bool) {
 		}
 	}
 	return head.Hash().String(), dirty
-}
-
-// checkPlanOut reports a saved plan file that the workspace would read as
-// a definition next time (plan.json inside the workspace, not ignored by
-// .gitignore): such a file would make every later load fail.
-func checkPlanOut(ws *workspace.Workspace, out string) error {
-	if !workspace.IsDefinition(filepath.Base(out)) {
-		return nil
-	}
-	abs, err := filepath.Abs(out)
-	if err != nil {
-		return err
-	}
-	rel, err := filepath.Rel(ws.Root, abs)
-	if err != nil || !filepath.IsLocal(rel) {
-		return nil
-	}
-	files, err := ws.Files()
-	if err != nil {
-		return nil
-	}
-	if slices.Contains(files, filepath.ToSlash(rel)) {
-		return fmt.Errorf("--out %s: the workspace would read this %s file as a definition; name it like pmpc.plan, list it in .gitignore, or write it outside the workspace", out, filepath.Ext(out))
-	}
-	return nil
 }
 
 // savePlan writes the plan file atomically.

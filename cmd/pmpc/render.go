@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -163,9 +162,8 @@ func writeStdout(w io.Writer, files []render.File) error {
 // writeRendered writes files into dir and prints each path (relative to the
 // workspace root when inside it). A file a previous render wrote that this
 // one does not (imports.tf once nothing is left to import) is removed.
-// Rendered files the workspace would then read as definitions (the
-// playbook's YAML in a directory pmpc.cue does not ignore) are taken back
-// and reported, so a render never breaks the workspace.
+// The workspace loader skips rendered YAML (playbook, inventory), which
+// holds no definitions, so rendering into the workspace is safe.
 func writeRendered(w io.Writer, ws *workspace.Workspace, dir string, files []render.File, target string) error {
 	root := ws.Root
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -178,18 +176,6 @@ func writeRendered(w io.Writer, ws *workspace.Workspace, dir string, files []ren
 			return withCode(exitError, fmt.Errorf("render %s: %w", target, err))
 		}
 		wrote[f.Name] = true
-	}
-	if defs, err := ws.Files(); err == nil {
-		for _, f := range files {
-			rel := displayPath(root, filepath.Join(dir, f.Name))
-			if slices.Contains(defs, rel) {
-				for _, f := range files {
-					os.Remove(filepath.Join(dir, f.Name))
-				}
-				return withCode(exitError, fmt.Errorf("render %s: %s would be read as a definition file: add ignore: [%q] to pmpc.cue, or pass --out outside the workspace",
-					target, rel, strings.SplitN(rel, "/", 2)[0]+"/"))
-			}
-		}
 	}
 	for _, f := range files {
 		fmt.Fprintf(w, "wrote %s\n", displayPath(root, filepath.Join(dir, f.Name)))
