@@ -314,13 +314,17 @@ jobs:
         with:
           go-version: stable
       - run: go install github.com/pmpc-dev/pmpc/cmd/pmpc@latest
-      - run: pmpc apply --auto-approve
+      # --push keeps the audit record: the runner's checkout is thrown away.
+      - run: pmpc apply --auto-approve --push
+        env:
+          PMPC_GIT_TOKEN: ${{ github.token }}
 `
 
 const gitlabWorkflow = `# pmpc: plan on merge requests, apply on the default branch.
 # Set the CI/CD variables PMPC_ENDPOINT, PMPC_TOKEN (masked) and, for a
 # self-signed certificate, PMPC_TLS_FINGERPRINT; PMPC_GITLAB_TOKEN is a
-# project access token (api scope) used to comment the plan.
+# project access token (api and write_repository scopes) used to comment the
+# plan and to push the audit branch.
 stages: [plan, apply]
 
 default:
@@ -348,6 +352,9 @@ apply:
   rules:
     - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
   resource_group: pmpc-apply # one apply at a time
+  variables:
+    PMPC_GIT_TOKEN: $PMPC_GITLAB_TOKEN # needs write_repository to push the audit branch
   script:
-    - pmpc apply --auto-approve
+    # --push keeps the audit record: the runner's checkout is thrown away.
+    - pmpc apply --auto-approve --push
 `
