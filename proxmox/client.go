@@ -49,11 +49,11 @@ type Client struct {
 // New checks cfg and builds a client. It makes no request: a wrong token or
 // an untrusted certificate shows on the first call.
 func New(cfg Config) (*Client, error) {
-	base, err := baseURL(cfg.Endpoint)
+	base, err := BaseURL(cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, base: base, log: cfg.Logger, nodeSem: map[string]chan struct{}{}, now: time.Now, sleep: sleepCtx}
+	c := &Client{cfg: cfg.withDefaults(), base: base, log: cfg.Logger, nodeSem: map[string]chan struct{}{}, now: time.Now, sleep: sleepCtx}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -73,48 +73,69 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("no credentials: set PMPC_TOKEN=USER@REALM!TOKENID=SECRET (or PMPC_USERNAME and PMPC_PASSWORD)")
 	}
-	if c.cfg.Workers <= 0 {
-		c.cfg.Workers = 4
-	}
-	if c.cfg.PerNode <= 0 || c.cfg.PerNode > c.cfg.Workers {
-		c.cfg.PerNode = c.cfg.Workers
-	}
-	if c.cfg.UserAgent == "" {
-		c.cfg.UserAgent = "pmpc"
-	}
-	if c.cfg.RequestTimeout <= 0 {
-		c.cfg.RequestTimeout = 2 * time.Minute
-	}
-	c.cfg.Retry = c.cfg.Retry.withDefaults(4, 200*time.Millisecond, 5*time.Second)
-	c.cfg.TaskPoll = c.cfg.TaskPoll.withDefaults(0, 50*time.Millisecond, time.Second)
-	if c.cfg.TicketRenewal <= 0 {
-		c.cfg.TicketRenewal = time.Hour
-	}
-	if c.cfg.AmbiguitySettle <= 0 {
-		c.cfg.AmbiguitySettle = 500 * time.Millisecond
-	}
 	c.sem = make(chan struct{}, c.cfg.Workers)
 
-	tlsCfg, err := c.tlsConfig()
+	tr, warnings, err := newTrust(c.cfg)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range warnings {
+		c.warn(w)
 	}
 	if base.Scheme == "http" {
 		c.warn("PMPC_ENDPOINT uses plain http: credentials travel unencrypted (PVE itself only serves https)")
 	}
+	host := base.Hostname()
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}
+	if !tr.insecure {
+		// Verification is done here rather than by crypto/tls so that a
+		// refusal can report the presented fingerprint.
+		tlsCfg.VerifyConnection = func(cs tls.ConnectionState) error { return tr.verify(host, cs.PeerCertificates) }
+	}
+	c.http = newHTTPClient(tlsCfg, c.cfg.Workers)
+	return c, nil
+}
+
+// withDefaults fills in the defaults that Config documents.
+func (cfg Config) withDefaults() Config {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.PerNode <= 0 || cfg.PerNode > cfg.Workers {
+		cfg.PerNode = cfg.Workers
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "pmpc"
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 2 * time.Minute
+	}
+	cfg.Retry = cfg.Retry.withDefaults(4, 200*time.Millisecond, 5*time.Second)
+	cfg.TaskPoll = cfg.TaskPoll.withDefaults(0, defaultTaskPoll.Initial, defaultTaskPoll.Max)
+	if cfg.TicketRenewal <= 0 {
+		cfg.TicketRenewal = time.Hour
+	}
+	if cfg.AmbiguitySettle <= 0 {
+		cfg.AmbiguitySettle = 500 * time.Millisecond
+	}
+	return cfg
+}
+
+// newHTTPClient is the HTTP client every request to PVE goes through:
+// HTTP/1.1 only (pveproxy speaks nothing else), idle connections kept for
+// the workers, and redirects never followed (PVE redirects only plain http
+// to https; credentials must not follow a redirect).
+func newHTTPClient(tlsCfg *tls.Config, workers int) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
-	tr.ForceAttemptHTTP2 = false // pveproxy speaks HTTP/1.1
+	tr.ForceAttemptHTTP2 = false
 	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	tr.MaxIdleConnsPerHost = c.cfg.Workers + 2
+	tr.MaxIdleConnsPerHost = workers + 2
 	tr.MaxConnsPerHost = 0
-	c.http = &http.Client{
-		Transport: tr,
-		// PVE redirects only plain http to https; never follow a redirect
-		// with credentials attached.
+	return &http.Client{
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return c, nil
 }
 
 func (b Backoff) withDefaults(attempts int, initial, max time.Duration) Backoff {
@@ -178,65 +199,90 @@ func (c *Client) Endpoint() string { return c.base.String() }
 // Workers is the client-wide concurrency limit in effect.
 func (c *Client) Workers() int { return c.cfg.Workers }
 
-// tlsConfig builds the TLS settings: system roots plus CAFile; or a pinned
-// leaf fingerprint; or (loudly) no verification. Verification is done in
-// VerifyConnection so that a refusal can report the presented fingerprint.
-func (c *Client) tlsConfig() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}
-	var pin string
-	if c.cfg.Fingerprint != "" {
-		p, err := normFingerprint(c.cfg.Fingerprint)
+// trust is how a client judges the server's certificate: a pinned leaf
+// fingerprint wins; else the system's CAs plus Config.CAFile must verify it
+// for the endpoint's host name; with Config.Insecure (and no pin) nothing
+// is checked.
+type trust struct {
+	pin      string // lowercase hex SHA-256, or ""
+	insecure bool
+	roots    *x509.CertPool
+}
+
+// newTrust reads the trust settings of cfg, with a warning for each unsafe
+// or moot one. A CA file that cannot be used is a *CAFileError.
+func newTrust(cfg Config) (*trust, []string, error) {
+	t := &trust{}
+	var warnings []string
+	if cfg.Fingerprint != "" {
+		p, err := normFingerprint(cfg.Fingerprint)
 		if err != nil {
-			return nil, fmt.Errorf("TLS fingerprint: %w", err)
+			return nil, nil, fmt.Errorf("TLS fingerprint: %w", err)
 		}
-		pin = p
+		t.pin = p
 	}
-	if c.cfg.Insecure {
-		if pin != "" {
+	if cfg.Insecure {
+		if t.pin != "" {
 			// A pin is strictly better; honour it and say the flag is moot.
-			c.warn("PMPC_INSECURE is set but ignored because PMPC_TLS_FINGERPRINT pins the certificate; unset PMPC_INSECURE")
+			warnings = append(warnings, "PMPC_INSECURE is set but ignored because PMPC_TLS_FINGERPRINT pins the certificate; unset PMPC_INSECURE")
 		} else {
-			c.warn("PMPC_INSECURE is set: the server's TLS certificate is NOT verified, so anyone on the path can read your API token; pin the certificate with PMPC_TLS_FINGERPRINT instead")
-			return cfg, nil
+			warnings = append(warnings, "PMPC_INSECURE is set: the server's TLS certificate is NOT verified, so anyone on the path can read your API token; pin the certificate with PMPC_TLS_FINGERPRINT instead")
+			t.insecure = true
+			return t, warnings, nil
 		}
 	}
 	roots, err := x509.SystemCertPool()
 	if err != nil || roots == nil {
 		roots = x509.NewCertPool()
 	}
-	if c.cfg.CAFile != "" {
-		pem, err := os.ReadFile(c.cfg.CAFile)
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("PMPC_CA_FILE: %w", err)
+			return nil, nil, &CAFileError{File: cfg.CAFile, Err: err}
 		}
 		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("PMPC_CA_FILE %s: no PEM certificates in it", c.cfg.CAFile)
+			return nil, nil, &CAFileError{File: cfg.CAFile}
 		}
 	}
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("tls: server presented no certificate")
-		}
-		leaf := cs.PeerCertificates[0]
-		sum := sha256.Sum256(leaf.Raw)
-		got := hex.EncodeToString(sum[:])
-		if pin != "" {
-			if got != pin {
-				return &CertificateError{Host: cs.ServerName, Fingerprint: colonHex(sum[:]), Pinned: colonHex(mustHex(pin))}
-			}
-			return nil
-		}
-		inter := x509.NewCertPool()
-		for _, ic := range cs.PeerCertificates[1:] {
-			inter.AddCert(ic)
-		}
-		_, err := leaf.Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: roots, Intermediates: inter})
-		if err != nil {
-			return &CertificateError{Host: cs.ServerName, Fingerprint: colonHex(sum[:]), Err: err}
+	t.roots = roots
+	return t, warnings, nil
+}
+
+// verify judges the chain a server at host presented (leaf first). A
+// refusal is a *CertificateError carrying the presented fingerprint.
+func (t *trust) verify(host string, certs []*x509.Certificate) error {
+	if t.insecure {
+		return nil
+	}
+	if len(certs) == 0 {
+		return errors.New("tls: server presented no certificate")
+	}
+	leaf := certs[0]
+	sum := sha256.Sum256(leaf.Raw)
+	fp := colonHex(sum[:])
+	if t.pin != "" {
+		if hex.EncodeToString(sum[:]) != t.pin {
+			return &CertificateError{Host: host, Fingerprint: fp, Pinned: colonHex(mustHex(t.pin))}
 		}
 		return nil
 	}
-	return cfg, nil
+	inter := x509.NewCertPool()
+	for _, ic := range certs[1:] {
+		inter.AddCert(ic)
+	}
+	// host, not the TLS ServerName: crypto/tls leaves that empty for an IP
+	// address, which would skip the name check.
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: t.roots, Intermediates: inter}); err != nil {
+		return &CertificateError{Host: host, Fingerprint: fp, Err: err}
+	}
+	return nil
+}
+
+// Fingerprint is the SHA-256 fingerprint of a certificate as PVE prints it
+// and PMPC_TLS_FINGERPRINT takes it: uppercase hex, colon-separated.
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return colonHex(sum[:])
 }
 
 func colonHex(b []byte) string {
@@ -316,6 +362,7 @@ func (c *Client) acquire(ctx context.Context, node string) (release func(), err 
 type attempt struct {
 	status int
 	reason string
+	header http.Header
 	body   []byte
 	err    error // transport error
 	sent   bool  // the whole request was written before err
@@ -373,5 +420,5 @@ func (c *Client) roundTrip(ctx context.Context, r *request) attempt {
 		return attempt{err: err, sent: true}
 	}
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
-	return attempt{status: resp.StatusCode, reason: reason, body: b, sent: true}
+	return attempt{status: resp.StatusCode, reason: reason, header: resp.Header, body: b, sent: true}
 }

@@ -55,7 +55,8 @@ type Config struct {
 	// Retry is the backoff for retried requests.
 	Retry Backoff
 	// TaskPoll is the backoff between task status polls (default 50 ms
-	// doubling up to 1 s).
+	// doubling up to 500 ms: at most two polls a second per task, and an
+	// end seen 250 ms late on average). Callers rarely need another.
 	TaskPoll Backoff
 	// TicketRenewal is the age after which a ticket is renewed (default
 	// 1 hour; tickets expire after 2).
@@ -65,6 +66,13 @@ type Config struct {
 	// 500 ms).
 	AmbiguitySettle time.Duration
 }
+
+// defaultTaskPoll is how a client polls a task's status unless
+// Config.TaskPoll says otherwise: 50 ms doubling up to 500 ms. A task is
+// seen to end at most 500 ms after it does (about 250 ms on average once
+// the polls reach their cap, short tasks much sooner), and no task is
+// polled more than twice a second.
+var defaultTaskPoll = Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}
 
 // Backoff is a capped exponential backoff with jitter.
 type Backoff struct {
@@ -201,8 +209,12 @@ func normFingerprint(s string) (string, error) {
 	return h, nil
 }
 
-// baseURL turns Endpoint into the API base URL ending in /api2/json.
-func baseURL(endpoint string) (*url.URL, error) {
+// BaseURL turns an endpoint as users write it into the API base URL, ending
+// in /api2/json, that a Client built with it talks to: a bare "host" or
+// "host:port" means https (port 8006 when none is given); a URL keeps its
+// scheme (https or http), port and path, and a trailing "/api2/json" is
+// accepted. Credentials in the URL are refused.
+func BaseURL(endpoint string) (*url.URL, error) {
 	e := strings.TrimSpace(endpoint)
 	if e == "" {
 		return nil, fmt.Errorf("no endpoint: set PMPC_ENDPOINT (e.g. https://pve1:8006)")
@@ -233,3 +245,19 @@ func baseURL(endpoint string) (*url.URL, error) {
 	u.RawQuery, u.Fragment = "", ""
 	return u, nil
 }
+
+// CAFileError is a Config.CAFile that cannot be read (Err says why) or
+// holds no PEM certificate (Err is nil).
+type CAFileError struct {
+	File string
+	Err  error
+}
+
+func (e *CAFileError) Error() string {
+	if e.Err != nil {
+		return "PMPC_CA_FILE: " + e.Err.Error()
+	}
+	return "PMPC_CA_FILE " + e.File + ": no PEM certificates in it"
+}
+
+func (e *CAFileError) Unwrap() error { return e.Err }

@@ -106,9 +106,9 @@ func TestEndpointForms(t *testing.T) {
 		"10.0.0.5:443":                "https://10.0.0.5:443/api2/json",
 		"https://pve.example.com/pve": "https://pve.example.com/pve/api2/json",
 	} {
-		u, err := baseURL(in)
+		u, err := BaseURL(in)
 		if err != nil || u.String() != want {
-			t.Errorf("baseURL(%q) = %v, %v; want %s", in, u, err, want)
+			t.Errorf("BaseURL(%q) = %v, %v; want %s", in, u, err, want)
 		}
 	}
 }

@@ -59,6 +59,7 @@ func (c *Client) Inventory(ctx context.Context, opts InventoryOptions) (*resourc
 			cl.Guests = append(cl.Guests, resource.Guest{
 				Kind: kind, VMID: r.VMID, Node: r.Node, Name: r.Name, Status: r.Status, Template: r.Template,
 				Lock: r.Lock, Pool: r.Pool, Tags: r.Tags, Uptime: r.Uptime,
+				MaxCPU: r.MaxCPU, MaxMem: r.MaxMem, MaxDisk: r.MaxDisk,
 			})
 		}
 	}

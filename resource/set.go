@@ -65,6 +65,14 @@ type Guest struct {
 	// Tags is the raw tag list as PVE returns it ("prod;web").
 	Tags   string `json:"tags,omitempty"`
 	Uptime int64  `json:"uptime,omitempty"`
+	// MaxCPU, MaxMem (bytes) and MaxDisk (bytes, the boot disk) are the
+	// sizes /cluster/resources reports, derived by PVE from the config
+	// (cores × sockets or vcpus, memory, the boot disk's size). They are 0
+	// when PVE left them out (its status daemon had not published the
+	// guest yet). Refresh compares them to spot config edits.
+	MaxCPU  float64 `json:"maxcpu,omitempty"`
+	MaxMem  int64   `json:"maxmem,omitempty"`
+	MaxDisk int64   `json:"maxdisk,omitempty"`
 	// Digest is the config digest PVE returned with Config.
 	Digest string `json:"digest,omitempty"`
 	// Config is the guest's flat config as GET .../config returns it (pending

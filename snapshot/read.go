@@ -120,6 +120,41 @@ func (s *Store) GuestByName(kind resource.Kind, name string) ([]resource.Guest, 
 	return out, r, err
 }
 
+// Verified returns, for every guest of the latest revision, the revision
+// whose refresh last read its config from the cluster (0 if the store does
+// not know: revisions written before this was recorded). It reads only the
+// small per-guest entries, not the configs. It returns ErrNoRevision for an
+// empty store.
+func (s *Store) Verified() (map[int]uint64, Revision, error) {
+	out := map[int]uint64{}
+	var r Revision
+	err := s.db.View(func(txn *badger.Txn) error {
+		h, err := s.latestIn(txn)
+		if err != nil {
+			return err
+		}
+		r = h.Revision
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: guestPrefix(h.ID), PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			vmid, ok := vmidFromGuestKey(it.Item().Key())
+			if !ok {
+				return s.corrupt("bad guest key %s", hexKey(it.Item().Key()))
+			}
+			var e guestEntry
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
+				return s.corrupt("decode %s: %v", hexKey(it.Item().Key()), err)
+			}
+			out[vmid] = e.Verified
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, Revision{}, err
+	}
+	return out, r, nil
+}
+
 // History returns guest vmid as every stored revision saw it, oldest first,
 // skipping revisions in which it did not exist. A guest that never existed
 // gives an empty list.

@@ -1,11 +1,14 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/pmpc-dev/pmpc/resource"
 )
@@ -51,32 +54,65 @@ type RefreshStats struct {
 	// Reused is the number of configs carried over from the previous
 	// revision because nothing suggested they changed.
 	Reused int
+	// Verified is the number of configs read only to verify them: the
+	// least recently verified guests whose cheap signals did not move (see
+	// VerifyShare). They are included in Read.
+	Verified int
+	// Drifted is the number of verified configs whose digest differed
+	// from the one the previous revision held: edits no cheap signal showed.
+	Drifted int
 	// Full is true when every config was read.
 	Full bool
+}
+
+// VerifyShare is the share of guests whose configs an incremental refresh
+// reads even though nothing suggests they changed, least recently verified
+// first: 1 %, rounded up, so at least one. With a stable set of guests every
+// config is read again within 100 refreshes, so an edit that moved no cheap
+// signal is seen by then at the latest.
+const VerifyShare = 100 // one guest in VerifyShare, rounded up
+
+// verifyCount is how many guests of n an incremental refresh verifies.
+func verifyCount(n int) int {
+	if n == 0 {
+		return 0
+	}
+	return (n + VerifyShare - 1) / VerifyShare
 }
 
 // Refresh reads the live cluster through src and stores it in st as a new
 // revision, which it returns with the cluster.
 //
-// It is incremental: besides the listing, it reads only the configs of
-// guests whose cheap signals moved since the latest revision — new guests,
-// and guests whose kind, node, name, status, lock, tags, pool or template
-// flag changed, whose uptime went back (a restart applies pending changes),
-// or that had a task running or ending since that revision's task mark.
-// The others keep the config the latest revision holds. A config edited
-// through a synchronous PUT leaves none of these signals; such edits show
-// up at the next full refresh, and applies stay safe because they send the
-// config digest the plan saw.
+// It is incremental: besides the listing, it reads the configs of guests
+// whose cheap signals moved since the latest revision — new guests, and
+// guests whose kind, node, name, status, lock, tags, pool, template flag,
+// CPU count, memory or boot disk size (maxcpu, maxmem, maxdisk) changed,
+// whose uptime went back (a restart applies pending changes), or that had a
+// task running or ending since that revision's task mark — plus, to verify
+// them, the configs of the 1 % of guests (at least one) read least recently
+// (see VerifyShare). The others keep the config the latest revision holds.
+//
+// A config edited through a synchronous PUT .../config leaves no task; if it
+// moved none of the signals above (a changed NIC, description, boot order or
+// disk option), the incremental refresh sees it only when the guest's turn
+// to be verified comes, within 100 refreshes; a full refresh sees it at
+// once. Applies stay safe meanwhile because they send the config digest the
+// plan saw, which PVE refuses once the config changed.
 //
 // A refresh that fails writes nothing.
 func Refresh(ctx context.Context, src Source, st *Store, opts RefreshOptions) (*resource.Cluster, Revision, RefreshStats, error) {
 	var stats RefreshStats
 	prev, prevRev, err := st.Latest()
+	var verified map[int]uint64
 	switch {
 	case errors.Is(err, ErrNoRevision):
 		prev = nil
 	case err != nil:
 		return nil, Revision{}, stats, fmt.Errorf("refresh: read the latest revision: %w", err)
+	default:
+		if verified, _, err = st.Verified(); err != nil {
+			return nil, Revision{}, stats, fmt.Errorf("refresh: read the latest revision: %w", err)
+		}
 	}
 	full := opts.Full || prev == nil
 
@@ -101,17 +137,30 @@ func Refresh(ctx context.Context, src Source, st *Store, opts RefreshOptions) (*
 	}
 
 	before := map[int]*resource.Guest{}
+	var rotation map[int]bool
 	if prev != nil {
 		for i := range prev.Guests {
 			before[prev.Guests[i].VMID] = &prev.Guests[i]
 		}
+		rotation = pickRotation(prev.Guests, verified, verifyCount(len(prev.Guests)))
 	}
+	var mu sync.Mutex // need may be called from several goroutines
+	verifyOnly := map[int]bool{}
 	need := func(g *resource.Guest) bool {
 		if full {
 			return true
 		}
 		p, ok := before[g.VMID]
-		return !ok || p.Config == nil || touched[g.VMID] || signalsMoved(p, g)
+		if !ok || p.Config == nil || touched[g.VMID] || signalsMoved(p, g) {
+			return true
+		}
+		if rotation[g.VMID] {
+			mu.Lock()
+			verifyOnly[g.VMID] = true
+			mu.Unlock()
+			return true
+		}
+		return false
 	}
 	pr := &progress{w: opts.Progress, min: opts.ProgressMin}
 	if pr.min == 0 {
@@ -121,18 +170,27 @@ func Refresh(ctx context.Context, src Source, st *Store, opts RefreshOptions) (*
 	if err != nil {
 		return nil, Revision{}, stats, fmt.Errorf("refresh: %w", err)
 	}
+	carried := map[int]uint64{}
 	for i := range cur.Guests {
 		g := &cur.Guests[i]
+		p, ok := before[g.VMID]
 		if g.Config != nil {
 			stats.Read++
+			if verifyOnly[g.VMID] {
+				stats.Verified++
+				if ok && p.Digest != g.Digest {
+					stats.Drifted++
+				}
+			}
 			continue
 		}
-		if p, ok := before[g.VMID]; ok && p.Config != nil && p.Kind == g.Kind {
+		if ok && p.Config != nil && p.Kind == g.Kind {
 			g.Config, g.Digest, g.Pending = p.Config, p.Digest, p.Pending
+			carried[g.VMID] = verified[g.VMID]
 			stats.Reused++
 		}
 	}
-	rev, err := st.Put(ctx, cur, WithTaskMark(newMark))
+	rev, err := st.Put(ctx, cur, WithTaskMark(newMark), WithCarried(carried))
 	if err != nil {
 		return nil, Revision{}, stats, fmt.Errorf("refresh: %w", err)
 	}
@@ -140,12 +198,33 @@ func Refresh(ctx context.Context, src Source, st *Store, opts RefreshOptions) (*
 	return cur, rev, stats, nil
 }
 
+// pickRotation returns the n guests verified least recently (oldest
+// Verified revision first, then lowest vmid).
+func pickRotation(guests []resource.Guest, verified map[int]uint64, n int) map[int]bool {
+	ids := make([]int, len(guests))
+	for i := range guests {
+		ids[i] = guests[i].VMID
+	}
+	slices.SortFunc(ids, func(a, b int) int {
+		if c := cmp.Compare(verified[a], verified[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	out := make(map[int]bool, n)
+	for _, id := range ids[:min(n, len(ids))] {
+		out[id] = true
+	}
+	return out
+}
+
 // signalsMoved reports whether the listing of a guest differs from what the
 // previous revision saw in a way that can come with a config change.
 func signalsMoved(prev, cur *resource.Guest) bool {
 	return prev.Kind != cur.Kind || prev.Node != cur.Node || prev.Name != cur.Name ||
 		prev.Status != cur.Status || prev.Lock != cur.Lock || prev.Tags != cur.Tags ||
-		prev.Pool != cur.Pool || prev.Template != cur.Template || cur.Uptime < prev.Uptime
+		prev.Pool != cur.Pool || prev.Template != cur.Template || cur.Uptime < prev.Uptime ||
+		prev.MaxCPU != cur.MaxCPU || prev.MaxMem != cur.MaxMem || prev.MaxDisk != cur.MaxDisk
 }
 
 // progress prints "refresh: read N/M guest configs" at each tenth.

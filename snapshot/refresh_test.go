@@ -100,10 +100,12 @@ func TestRefreshReadsOnlyWhatMoved(t *testing.T) {
 			t.Errorf("first refresh stats = %+v, want full, 5 read", st)
 		}
 
+		// Nothing changed: only the rotation verifies one config (1 % of 5
+		// guests, rounded up), the lowest vmid among the least recently read.
 		st = refresh(RefreshOptions{})
-		wantReads("nothing changed")
-		if st.Full || st.Reused != 5 {
-			t.Errorf("unchanged refresh stats = %+v, want 5 reused", st)
+		wantReads("nothing changed", 100)
+		if st.Full || st.Reused != 4 || st.Read != 1 || st.Verified != 1 || st.Drifted != 0 {
+			t.Errorf("unchanged refresh stats = %+v, want 4 reused, 1 read to verify", st)
 		}
 		c, _, err := s.Latest()
 		if err != nil || c.Guests[2].Config["cores"] != "1" || c.Guests[2].Digest == "" {
@@ -115,14 +117,18 @@ func TestRefreshReadsOnlyWhatMoved(t *testing.T) {
 		src.guests[102].Uptime = 5 // restarted
 		src.guests[103].Uptime = 2000
 		src.guests[104].Tags = "web"
-		refresh(RefreshOptions{})
+		// (The rotation's pick, 101, is read for its lock anyway.)
+		st = refresh(RefreshOptions{})
 		wantReads("status, lock, uptime back, tags", 100, 101, 102, 104)
+		if st.Verified != 0 {
+			t.Errorf("stats = %+v: a guest read for its signals counted as verified", st)
+		}
 
 		src.guests[105] = &resource.Guest{Kind: resource.KindContainer, VMID: 105, Node: "pve1", Status: "running", Config: map[string]string{"hostname": "ct"}}
 		delete(src.guests, 100)
 		src.guests[101].Node = "pve2"
 		refresh(RefreshOptions{})
-		wantReads("new guest, migrated guest", 101, 105)
+		wantReads("new guest, migrated guest (and 103, least recently read)", 101, 103, 105)
 		c, _, _ = s.Latest()
 		if _, _, err := s.Guest(100); !errors.Is(err, ErrNotFound) || len(c.Guests) != 5 {
 			t.Errorf("deleted guest 100 still in the snapshot (%d guests, %v)", len(c.Guests), err)
@@ -141,7 +147,7 @@ func TestRefreshReadsOnlyWhatMoved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantReads("tasks", 102, 103)
+		wantReads("tasks (the rotation picks 102, read anyway)", 102, 103)
 		if rev.TaskMark != t0.Unix()+20 {
 			t.Errorf("TaskMark = %d, want the newest task end %d", rev.TaskMark, t0.Unix()+20)
 		}
@@ -150,13 +156,15 @@ func TestRefreshReadsOnlyWhatMoved(t *testing.T) {
 		src.tasks = src.tasks[:2]
 		src.tasks[0].EndTime = rev.TaskMark - 1
 		refresh(RefreshOptions{})
-		wantReads("tasks before the mark", 103)
+		wantReads("tasks before the mark (and 104, least recently read)", 103, 104)
 
-		// A config edit with no signal is only seen by a full refresh.
+		// A config edit with no signal is not seen until its guest's turn
+		// in the rotation comes (101 is next), or by a full refresh.
 		src.tasks = nil
 		src.guests[104].Config = map[string]string{"cores": "8"}
+		src.guests[104].Digest = "edited"
 		refresh(RefreshOptions{})
-		wantReads("silent edit")
+		wantReads("silent edit", 101)
 		if g, _, _ := s.Guest(104); g.Config["cores"] != "1" {
 			t.Errorf("incremental refresh saw a silent edit?")
 		}
@@ -211,4 +219,98 @@ func TestRefreshProgress(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("progress for 50 reads, below the threshold:\n%s", out.String())
 	}
+}
+
+func TestRefreshSizeSignals(t *testing.T) {
+	s, err := OpenInMemory(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	src := newFakeSource(300) // 3 verified per refresh: 100, 101, 102 next
+	for _, g := range src.guests {
+		g.MaxCPU, g.MaxMem, g.MaxDisk = 2, 4<<30, 32<<30
+	}
+	for range 2 {
+		if _, _, _, err := Refresh(ctx, src, s, RefreshOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.takeReads()
+	src.guests[300].MaxCPU = 4
+	src.guests[301].MaxMem = 8 << 30
+	src.guests[302].MaxDisk = 64 << 30
+	_, _, st, err := Refresh(ctx, src, s, RefreshOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := src.takeReads()
+	slices.Sort(got)
+	if diff := cmp.Diff([]int{103, 104, 105, 300, 301, 302}, got); diff != "" {
+		t.Errorf("config reads (-want +got):\n%s", diff)
+	}
+	if st.Verified != 3 {
+		t.Errorf("stats = %+v, want 3 verified (103..105)", st)
+	}
+	if g, _, _ := s.Guest(301); g.MaxMem != 8<<30 {
+		t.Errorf("stored maxmem = %d, want %d", g.MaxMem, 8<<30)
+	}
+}
+
+// TestRefreshRotation: every config is verified within 100 refreshes, least
+// recently verified first, as the store records (Store.Verified).
+func TestRefreshRotation(t *testing.T) {
+	forEachBackend(t, Options{Retain: 5}, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		const n = 150 // 2 verified per refresh
+		src := newFakeSource(n)
+		if _, _, _, err := Refresh(ctx, src, s, RefreshOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		src.takeReads()
+		// A silent edit of the guest verified last.
+		src.guests[100+n-1].Config = map[string]string{"cores": "8"}
+		src.guests[100+n-1].Digest = "edited"
+		readAt := map[int]int{}
+		for i := 1; i <= 100; i++ {
+			_, _, st, err := Refresh(ctx, src, s, RefreshOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reads := src.takeReads()
+			if len(reads) != 2 || st.Verified != 2 {
+				t.Fatalf("refresh %d read %v (stats %+v), want 2 verified", i, reads, st)
+			}
+			for _, vmid := range reads {
+				if _, dup := readAt[vmid]; dup && len(readAt) < n {
+					t.Errorf("refresh %d verified %d again before every guest had its turn", i, vmid)
+				}
+				readAt[vmid] = i
+			}
+			if wantDrift := slices.Contains(reads, 100+n-1); (st.Drifted == 1) != wantDrift {
+				t.Errorf("refresh %d: drifted %d, reads %v", i, st.Drifted, reads)
+			}
+		}
+		if len(readAt) != n {
+			t.Errorf("%d of %d guests verified in 100 refreshes", len(readAt), n)
+		}
+		if g, _, _ := s.Guest(100 + n - 1); g.Config["cores"] != "8" {
+			t.Errorf("silent edit not found in 100 refreshes")
+		}
+		v, rev, err := s.Verified()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The last refresh verified two guests: they carry its revision.
+		var latest []int
+		for vmid, r := range v {
+			if r == rev.ID {
+				latest = append(latest, vmid)
+			}
+		}
+		if len(v) != n || len(latest) != 2 {
+			t.Errorf("Verified: %d guests, %v at %v; want %d, two at the latest", len(v), latest, rev, n)
+		}
+	})
 }

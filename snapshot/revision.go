@@ -55,7 +55,14 @@ type guestEntry struct {
 	Pool     string        `json:"p,omitempty"`
 	Tags     string        `json:"tg,omitempty"`
 	Uptime   int64         `json:"u,omitempty"`
+	MaxCPU   float64       `json:"mc,omitempty"`
+	MaxMem   int64         `json:"mm,omitempty"`
+	MaxDisk  int64         `json:"md,omitempty"`
 	Blob     []byte        `json:"c"`
+	// Verified is the revision whose refresh last read this config from
+	// the cluster (see WithCarried); 0 in stores written before it was
+	// recorded, which Refresh treats as never verified.
+	Verified uint64 `json:"v,omitempty"`
 }
 
 // configBlob is the value of c/<sha256>: a guest's config as GET .../config
@@ -76,6 +83,7 @@ func splitGuest(g *resource.Guest) (guestEntry, []byte, []byte, error) {
 	e := guestEntry{
 		Kind: g.Kind, Node: g.Node, Name: g.Name, Status: g.Status, Template: g.Template,
 		Lock: g.Lock, Pool: g.Pool, Tags: g.Tags, Uptime: g.Uptime, Blob: sum[:],
+		MaxCPU: g.MaxCPU, MaxMem: g.MaxMem, MaxDisk: g.MaxDisk,
 	}
 	return e, blob, sum[:], nil
 }
@@ -84,6 +92,7 @@ func (e *guestEntry) guest(vmid int, b *configBlob) resource.Guest {
 	return resource.Guest{
 		Kind: e.Kind, VMID: vmid, Node: e.Node, Name: e.Name, Status: e.Status,
 		Template: e.Template, Lock: e.Lock, Pool: e.Pool, Tags: e.Tags, Uptime: e.Uptime,
+		MaxCPU: e.MaxCPU, MaxMem: e.MaxMem, MaxDisk: e.MaxDisk,
 		Digest: b.Digest, Config: b.Config, Pending: b.Pending,
 	}
 }

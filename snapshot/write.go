@@ -14,11 +14,25 @@ import (
 )
 
 // PutOption sets extra data recorded with a revision.
-type PutOption func(*Revision)
+type PutOption func(*putOptions)
+
+type putOptions struct {
+	rev     Revision
+	carried map[int]uint64
+}
 
 // WithTaskMark records the end time (Unix seconds) of the newest finished
 // task the refresh saw in /cluster/tasks (see Revision.TaskMark).
-func WithTaskMark(unix int64) PutOption { return func(r *Revision) { r.TaskMark = unix } }
+func WithTaskMark(unix int64) PutOption { return func(o *putOptions) { o.rev.TaskMark = unix } }
+
+// WithCarried says which guests' configs were not read from the cluster for
+// this revision but carried over from an earlier one: vmid -> the revision
+// that last read it (its Verified, see Store.Verified). Every other guest's
+// config counts as read, and so verified, by the revision being written.
+// Without this option every config counts as read.
+func WithCarried(verified map[int]uint64) PutOption {
+	return func(o *putOptions) { o.carried = verified }
+}
 
 // Put stores c as a new revision and returns it. The revision becomes
 // visible atomically when its header is written, after all its guests:
@@ -47,6 +61,11 @@ func (s *Store) Put(ctx context.Context, c *resource.Cluster, opts ...PutOption)
 		seen[g.VMID] = true
 	}
 
+	var po putOptions
+	for _, o := range opts {
+		o(&po)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -71,6 +90,10 @@ func (s *Store) Put(ctx context.Context, c *resource.Cluster, opts ...PutOption)
 		e, blob, h, err := splitGuest(g)
 		if err != nil {
 			return Revision{}, fmt.Errorf("snapshot put: guest %d: %w", g.VMID, err)
+		}
+		e.Verified = rev
+		if v, ok := po.carried[g.VMID]; ok && v < rev {
+			e.Verified = v
 		}
 		eb, err := json.Marshal(&e)
 		if err != nil {
@@ -134,12 +157,10 @@ func (s *Store) Put(ctx context.Context, c *resource.Cluster, opts ...PutOption)
 	}
 
 	h := header{
-		Revision: Revision{ID: rev, Time: c.Time, Endpoint: c.Endpoint, Version: c.Version, Guests: len(c.Guests)},
+		Revision: po.rev,
 		Nodes:    c.Nodes, Storage: c.Storage, Pools: c.Pools,
 	}
-	for _, o := range opts {
-		o(&h.Revision)
-	}
+	h.ID, h.Time, h.Endpoint, h.Version, h.Guests = rev, c.Time, c.Endpoint, c.Version, len(c.Guests)
 	hb, err := json.Marshal(&h)
 	if err != nil {
 		return Revision{}, fmt.Errorf("snapshot put: %w", err)

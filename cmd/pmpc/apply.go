@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,20 +26,13 @@ import (
 
 func init() { register(newApplyCmd) }
 
-// applyTaskPoll is how apply polls its tasks: finer than the client's
-// default (1 s cap), since an apply waits for every task in turn and a
-// coarse poll adds up to its cap to each (BenchmarkCreate200 in package
-// apply measures this setting).
-var applyTaskPoll = proxmox.Backoff{Initial: 50 * time.Millisecond, Max: 250 * time.Millisecond}
-
 // applyOptions are the flags of pmpc apply.
 type applyOptions struct {
-	planFile     string
-	autoApprove  bool
-	parallelism  int
-	push         bool
-	prune        bool
-	allowRestart bool
+	planFile    string
+	autoApprove bool
+	parallelism int
+	push        bool
+	planFlags
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
@@ -94,8 +85,7 @@ Examples:
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	f.IntVar(&o.parallelism, "parallelism", 4, "changes applied at once")
 	f.BoolVar(&o.push, "push", false, "push the audit branch to origin afterwards")
-	f.BoolVar(&o.prune, "prune", false, "delete pmpc-tagged guests that left the workspace")
-	f.BoolVar(&o.allowRestart, "allow-restart", false, "restart running guests to apply changes PVE keeps pending")
+	o.planFlags.bind(cmd)
 	return cmd
 }
 
@@ -118,11 +108,7 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 
 	lock, err := workspace.AcquireLock(ctx, ws.Root, workspace.LockInfo{Who: who.Name, Host: host, RunID: g.runID}, workspace.LockOptions{})
 	if err != nil {
-		var held *workspace.LockHeldError
-		if errors.As(err, &held) {
-			return withCode(exitConflict, err)
-		}
-		return withCode(exitError, err)
+		return withCode(lockCode(err), err)
 	}
 	if lock.Warning != "" {
 		fmt.Fprintf(g.stderr, "Warning: %s\n", lock.Warning)
@@ -139,11 +125,11 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 	}
 	defer journal.Close()
 
-	conn := planConnConfig(ws)
-	conn.TaskPoll = applyTaskPoll
-	c, err := g.client(ctx, conn)
+	s := g.session(ws)
+	defer s.Close()
+	c, err := s.connect(ctx)
 	if err != nil {
-		return withCode(exitError, err)
+		return err
 	}
 	cl := pveclient.New(c)
 	auditBranch := ws.Config.Audit.Branch
@@ -155,11 +141,7 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 	}
 	for _, rec := range pending {
 		if rec.Interrupted {
-			line := strings.TrimPrefix(rec.Line(), "pmpc apply: ")
-			if i := strings.LastIndex(line, " (run "); i >= 0 {
-				line = line[:i]
-			}
-			fmt.Fprintf(g.stderr, "Recovered run %s, which did not finish: %s\n", rec.RunID, line)
+			fmt.Fprintf(g.stderr, "Recovered run %s, which did not finish: %s\n", rec.RunID, recordSummary(rec.Line()))
 			for _, cr := range rec.Changes {
 				if cr.Recovered != "" {
 					fmt.Fprintf(g.stderr, "  %s: %s (%s)\n", cr.Address, cr.Result, cr.Recovered)
@@ -171,19 +153,18 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 		}
 	}
 
-	store, err := openSnapshot(g, ws)
+	store, err := s.snapshot()
 	if err != nil {
 		return err
 	}
-	defer store.Close()
 
 	var p *plan.Plan
 	refuse := map[resource.Address]string{}
 	if saved != nil {
 		p = saved
-		observed, _, err := refreshSnapshot(ctx, c, store)
+		observed, _, _, err := s.refresh(ctx, snapshot.RefreshOptions{})
 		if err != nil {
-			return withCode(exitError, err)
+			return err
 		}
 		if err := liveDigests(ctx, c, p, observed); err != nil {
 			return withCode(exitError, err)
@@ -192,25 +173,16 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 			refuse[s.Address] = s.String()
 			fmt.Fprintf(g.stderr, "Refusing %s\n", s)
 		}
-	} else {
-		if p, err = freshPlan(ctx, g, ws, c, store, o); err != nil {
-			return err
-		}
+	} else if p, err = buildPlan(ctx, s, o.planFlags, true, nil); err != nil {
+		return err
 	}
 
-	var buf bytes.Buffer
 	view, err := plan.NewView("text", plan.ViewOptions{Color: g.colorOut()})
 	if err != nil {
 		return withCode(exitError, err)
 	}
-	if err := view.Render(&buf, p); err != nil {
-		return withCode(exitError, err)
-	}
-	if _, err := io.Copy(g.stdout, &buf); err != nil {
-		return withCode(exitError, err)
-	}
-	if len(p.Errors) > 0 {
-		return withCode(exitError, fmt.Errorf("the plan has %d error(s); fix them and plan again", len(p.Errors)))
+	if err := g.showPlan(view, p); err != nil {
+		return err
 	}
 	if !p.HasChanges() {
 		return nil
@@ -256,7 +228,7 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 	}
 	// Refresh so that the next plan starts from the truth (only the guests
 	// whose cheap signals changed are read again).
-	if _, _, _, err := snapshot.Refresh(context.WithoutCancel(ctx), clientSource{c}, store, snapshot.RefreshOptions{}); err != nil {
+	if _, _, _, err := s.refresh(context.WithoutCancel(ctx), snapshot.RefreshOptions{}); err != nil {
 		fmt.Fprintf(g.stderr, "Warning: refreshing the snapshot after apply: %v\n", err)
 	}
 
@@ -273,34 +245,6 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 		return withCode(exitError, fmt.Errorf("%d change(s) skipped", rec.Summary.Skipped))
 	}
 	return nil
-}
-
-// freshPlan plans as pmpc plan does: load the definitions, refresh the
-// snapshot, compare.
-func freshPlan(ctx context.Context, g *globals, ws *workspace.Workspace, c *proxmox.Client, store *snapshot.Store, o *applyOptions) (*plan.Plan, error) {
-	desired, err := ws.Load()
-	if err != nil {
-		return nil, g.definitionsError(err)
-	}
-	observed, rev, err := refreshSnapshot(ctx, c, store)
-	if err != nil {
-		return nil, withCode(exitError, err)
-	}
-	p, err := plan.Make(desired, observed, plan.Options{
-		Prune:         o.prune || ws.Config.Prune,
-		AllowRestart:  o.allowRestart,
-		Protect:       ws.Config.Protect,
-		ResolveSecret: apply.ResolveSecretRef(ws.Root),
-		CompareSecret: func(addr resource.Address, key, value string) (known, same bool, err error) {
-			return store.SecretMatches(addr, key, []byte(value))
-		},
-	})
-	if err != nil {
-		return nil, withCode(exitError, err)
-	}
-	p.SnapshotRevision = rev.ID
-	p.WorkspaceCommit, p.Dirty = workspaceCommit(ws)
-	return p, nil
 }
 
 // liveDigests reads the current config digest of every guest the plan

@@ -3,9 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"path/filepath"
 	"strings"
 
+	"github.com/pmpc-dev/pmpc/apply"
 	"github.com/pmpc-dev/pmpc/proxmox"
+	"github.com/pmpc-dev/pmpc/resource"
+	"github.com/pmpc-dev/pmpc/snapshot"
+	"github.com/pmpc-dev/pmpc/workspace"
 )
 
 // client builds the Proxmox API client a command uses. ws, when given, is the
@@ -50,4 +56,123 @@ func (g *globals) client(ctx context.Context, ws ...proxmox.Config) (*proxmox.Cl
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Endpoint, err)
 	}
 	return c, nil
+}
+
+// planConnConfig is the connection part of pmpc.cue as a client config; the
+// environment overrides it (see g.client). A cluster.token that does not
+// resolve is left out here (the environment may supply the token; doctor
+// reports it through clusterToken).
+func planConnConfig(ws *workspace.Workspace) proxmox.Config {
+	cc := ws.Config.Cluster
+	cfg := proxmox.Config{Endpoint: cc.Endpoint, Fingerprint: cc.Fingerprint}
+	if cc.CAFile != "" {
+		cfg.CAFile = cc.CAFile
+		if !filepath.IsAbs(cc.CAFile) {
+			cfg.CAFile = filepath.Join(ws.Root, cc.CAFile)
+		}
+	}
+	if tok, err := clusterToken(ws); err == nil {
+		cfg.Token = tok
+	}
+	return cfg
+}
+
+// clusterToken resolves the secret reference of pmpc.cue's cluster.token
+// ("" when there is none).
+func clusterToken(ws *workspace.Workspace) (string, error) {
+	ref := ws.Config.Cluster.Token
+	if ref == "" {
+		return "", nil
+	}
+	tok, err := apply.ResolveSecretRef(ws.Root)(ref)
+	if err != nil {
+		return "", fmt.Errorf("cluster.token %q in pmpc.cue: %w", ref, err)
+	}
+	return tok, nil
+}
+
+// session is what a command that reads the cluster holds: the workspace's
+// snapshot and an API client, each opened on first use, so that a command
+// opens them in the order it needs and never connects when it works from
+// the snapshot alone. Close releases both.
+type session struct {
+	g      *globals
+	ws     *workspace.Workspace
+	store  *snapshot.Store
+	client *proxmox.Client
+}
+
+func (g *globals) session(ws *workspace.Workspace) *session { return &session{g: g, ws: ws} }
+
+// snapshot opens the workspace's snapshot (see openSnapshot: a store held by
+// another pmpc is exit code 4).
+func (s *session) snapshot() (*snapshot.Store, error) {
+	if s.store == nil {
+		st, err := openSnapshot(s.g, s.ws)
+		if err != nil {
+			return nil, err
+		}
+		s.store = st
+	}
+	return s.store, nil
+}
+
+// connect builds the API client from pmpc.cue and the environment.
+func (s *session) connect(ctx context.Context) (*proxmox.Client, error) {
+	if s.client == nil {
+		c, err := s.g.client(ctx, planConnConfig(s.ws))
+		if err != nil {
+			return nil, withCode(exitError, err)
+		}
+		s.client = c
+	}
+	return s.client, nil
+}
+
+// refresh reads the cluster into the snapshot (incrementally unless
+// opts.Full: configs are read only for guests that look changed) and
+// returns the new revision.
+func (s *session) refresh(ctx context.Context, opts snapshot.RefreshOptions) (*resource.Cluster, snapshot.Revision, snapshot.RefreshStats, error) {
+	store, err := s.snapshot()
+	if err != nil {
+		return nil, snapshot.Revision{}, snapshot.RefreshStats{}, err
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return nil, snapshot.Revision{}, snapshot.RefreshStats{}, err
+	}
+	cl, rev, stats, err := snapshot.Refresh(ctx, clientSource{c}, store, opts)
+	if err != nil {
+		return nil, snapshot.Revision{}, snapshot.RefreshStats{}, withCode(exitError, err)
+	}
+	return cl, rev, stats, nil
+}
+
+// observe is the cluster a command compares against: refreshed from the
+// cluster first (progress of a long refresh to progress, nil for none), or
+// with refresh false the snapshot's latest revision, without connecting.
+func (s *session) observe(ctx context.Context, refresh bool, progress io.Writer) (*resource.Cluster, snapshot.Revision, error) {
+	if refresh {
+		cl, rev, _, err := s.refresh(ctx, snapshot.RefreshOptions{Progress: progress})
+		return cl, rev, err
+	}
+	store, err := s.snapshot()
+	if err != nil {
+		return nil, snapshot.Revision{}, err
+	}
+	cl, rev, err := store.Latest()
+	if err != nil {
+		return nil, snapshot.Revision{}, withCode(exitError, fmt.Errorf("%w\nThe snapshot is empty or unreadable: run 'pmpc refresh', or leave out --refresh=false", err))
+	}
+	return cl, rev, nil
+}
+
+// Close closes the snapshot and the client's idle connections.
+func (s *session) Close() {
+	if s.store != nil {
+		s.store.Close()
+	}
+	if s.client != nil {
+		s.client.Close()
+	}
 }

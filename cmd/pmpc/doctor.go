@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pmpc-dev/pmpc/apply"
 	"github.com/pmpc-dev/pmpc/proxmox"
 	"github.com/pmpc-dev/pmpc/schema"
 	"github.com/pmpc-dev/pmpc/snapshot"
@@ -145,13 +141,9 @@ func runDoctor(ctx context.Context, g *globals, o *doctorOptions) error {
 
 	// The workspace is found first (quietly) because pmpc.cue may hold the
 	// connection settings; it is reported last.
-	dir := g.dir
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return withCode(exitError, err)
-		}
-		dir = wd
+	dir, err := g.workspaceDir()
+	if err != nil {
+		return err
 	}
 	ws, wsErr := workspace.Find(dir)
 
@@ -159,11 +151,7 @@ func runDoctor(ctx context.Context, g *globals, o *doctorOptions) error {
 	var tokenRefErr error
 	if ws != nil {
 		base = planConnConfig(ws)
-		if ref := ws.Config.Cluster.Token; ref != "" {
-			if _, err := apply.ResolveSecretRef(ws.Root)(ref); err != nil {
-				tokenRefErr = fmt.Errorf("cluster.token %q in pmpc.cue: %w", ref, err)
-			}
-		}
+		_, tokenRefErr = clusterToken(ws)
 	}
 	doctorCluster(ctx, g, o, r, base, tokenRefErr)
 	doctorWorkspace(g, r, ws, wsErr)
@@ -204,22 +192,22 @@ func doctorCluster(ctx context.Context, g *globals, o *doctorOptions, r *doctorR
 		later("needs an endpoint", "tls", "authentication", "privileges", "version", "clock")
 		return
 	}
-	u, err := endpointURL(cfg.Endpoint)
+	u, err := proxmox.BaseURL(cfg.Endpoint)
 	if err != nil {
 		r.fail("connection", err.Error(), "export PMPC_ENDPOINT=https://HOST:8006")
 		later("needs a valid endpoint", "tls", "authentication", "privileges", "version", "clock")
 		return
 	}
 
+	// The probe sends no credentials; trust is judged from what it saw,
+	// by the client's own rules, before any are sent.
+	pcfg := cfg
+	pcfg.Logger = g.logger
+	pcfg.UserAgent = "pmpc/" + buildVersion() + " (run " + g.runID + "; doctor)"
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
-	p, err := probeEndpoint(pctx, u, "pmpc/"+buildVersion()+" (run "+g.runID+"; doctor)")
+	start := doctorNow()
+	p, err := proxmox.Probe(pctx, pcfg)
 	cancel()
-	if err != nil {
-		g.logger.Debug("pve api", "method", http.MethodGet, "path", "/access/domains", "error", probeErrText(err))
-	} else {
-		g.logger.Debug("pve api", "method", http.MethodGet, "path", "/access/domains",
-			"ms", float64(p.elapsed.Microseconds())/1000, "status", p.status)
-	}
 	if err != nil {
 		if ctx.Err() != nil {
 			r.fail("connection", u.Host+": "+ctx.Err().Error())
@@ -230,18 +218,19 @@ func doctorCluster(ctx context.Context, g *globals, o *doctorOptions, r *doctorR
 		later("endpoint unreachable", "tls", "authentication", "privileges", "version", "clock")
 		return
 	}
-	if p.status != http.StatusOK {
-		r.warn("connection", fmt.Sprintf("%s answered HTTP %d to GET %s/access/domains, which every Proxmox VE node serves", u.Host, p.status, u.Path),
+	if p.Status != http.StatusOK {
+		r.warn("connection", fmt.Sprintf("%s answered HTTP %d to GET %s/access/domains, which every Proxmox VE node serves", u.Host, p.Status, u.Path),
 			"check that PMPC_ENDPOINT names a Proxmox VE node: https://HOST:8006")
 	} else {
-		r.ok("connection", fmt.Sprintf("%s answered in %s", u.Host, p.elapsed.Round(time.Millisecond)))
+		r.ok("connection", fmt.Sprintf("%s answered in %s", u.Host, p.RTT.Round(time.Millisecond)))
 	}
 
 	tlsOK := doctorTLS(r, cfg, u, p)
 
 	// The clock needs no credentials, only the probe's Date header; it is
 	// checked after the authenticated checks to keep the report's order.
-	defer doctorClock(r, p)
+	// The local time is taken halfway through the probe.
+	defer doctorClock(r, p.ServerTime, start.Add(p.RTT/2))
 
 	if !tlsOK {
 		later("the certificate is not trusted, so pmpc sends no credentials", "authentication", "privileges", "version")
@@ -298,82 +287,6 @@ func doctorCluster(ctx context.Context, g *globals, o *doctorOptions, r *doctorR
 	doctorVersion(r, ver)
 }
 
-// endpointURL turns an endpoint as users write it ("pve1", "pve1:8006",
-// "https://pve1:8006/api2/json") into the API base URL, as the client does.
-func endpointURL(endpoint string) (*url.URL, error) {
-	e := strings.TrimSpace(endpoint)
-	if !strings.Contains(e, "://") {
-		host := strings.TrimRight(e, "/")
-		if !strings.Contains(host, ":") || strings.HasSuffix(host, "]") {
-			host += ":8006"
-		}
-		e = "https://" + host
-	}
-	u, err := url.Parse(e)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("endpoint %q is not a URL like https://HOST:8006", endpoint)
-	}
-	if u.Port() == "" {
-		u.Host += ":8006"
-	}
-	u.User = nil
-	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/api2/json") + "/api2/json"
-	u.RawQuery, u.Fragment = "", ""
-	return u, nil
-}
-
-// probe is what one unauthenticated request told about the endpoint.
-type probe struct {
-	elapsed time.Duration
-	certs   []*x509.Certificate // the chain presented; nil over plain http
-	date    time.Time           // the server's Date header; zero if absent
-	local   time.Time           // the local time halfway through the request
-	status  int
-}
-
-// probeEndpoint sends GET /access/domains, which needs no authentication,
-// recording the certificate the server presents and its Date header. It
-// skips verification because it sends no credentials: trust is judged
-// afterwards, from the certificate it recorded.
-func probeEndpoint(ctx context.Context, base *url.URL, userAgent string) (*probe, error) {
-	p := &probe{}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			p.certs = cs.PeerCertificates
-			return nil
-		},
-	}
-	tr.ForceAttemptHTTP2 = false
-	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{
-		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base.String()+"/access/domains", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("User-Agent", userAgent)
-	start, mono := doctorNow(), time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
-	p.elapsed = time.Since(mono)
-	p.local = start.Add(p.elapsed / 2)
-	p.status = resp.StatusCode
-	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-		p.date = d
-	}
-	return p, nil
-}
-
 // probeErrText shortens a transport error: url.Error repeats the URL.
 func probeErrText(err error) string {
 	var ue *url.Error
@@ -393,84 +306,52 @@ func lastErrText(err error) string {
 	return s
 }
 
-// doctorTLS judges the certificate the probe saw the way the client will:
-// a pin wins; else the system's CAs plus the CA file; PMPC_INSECURE only
-// warns. It reports whether the client will trust the server.
-func doctorTLS(r *doctorReport, cfg proxmox.Config, u *url.URL, p *probe) bool {
-	if u.Scheme == "http" {
+// doctorTLS reports how the client will treat the certificate the probe
+// saw: a pin wins; else the system's CAs plus the CA file; PMPC_INSECURE
+// only warns. It reports whether the client will trust the server.
+func doctorTLS(r *doctorReport, cfg proxmox.Config, u *url.URL, p *proxmox.ProbeResult) bool {
+	if p.Trust == proxmox.TrustPlainHTTP {
 		r.warn("tls", "plain http: the token travels unencrypted", "use https://"+u.Host+" (PVE itself serves only https)")
 		return true
 	}
-	if len(p.certs) == 0 {
+	fp := p.Fingerprint
+	if fp == "" {
 		r.fail("tls", "the server presented no certificate")
 		return false
 	}
-	leaf := p.certs[0]
-	sum := sha256.Sum256(leaf.Raw)
-	fp := colonHexUpper(sum[:])
 	pinFix := "if this is your node's certificate (check on the node: pvenode cert info), pin it:\n  export PMPC_TLS_FINGERPRINT=" + fp
-	if cfg.Fingerprint != "" {
-		if normHex(cfg.Fingerprint) != normHex(fp) {
-			r.fail("tls", "the certificate does not match the pinned fingerprint "+cfg.Fingerprint+"; the server presented "+fp,
-				"if the node's certificate was renewed on purpose (check on the node: pvenode cert info), pin the new one:\n"+
-					"  export PMPC_TLS_FINGERPRINT="+fp+"\n"+
-					"(and update cluster.fingerprint in pmpc.cue if it is set there); otherwise someone may be intercepting the connection")
-			return false
-		}
-		if cfg.Insecure {
-			r.warn("tls", "pinned fingerprint matches ("+fp+"); PMPC_INSECURE is set but ignored", "unset PMPC_INSECURE")
-			return true
-		}
+	var ce *proxmox.CertificateError
+	var cae *proxmox.CAFileError
+	switch {
+	case p.Trust == proxmox.TrustPinned && cfg.Insecure:
+		r.warn("tls", "pinned fingerprint matches ("+fp+"); PMPC_INSECURE is set but ignored", "unset PMPC_INSECURE")
+	case p.Trust == proxmox.TrustPinned:
 		r.ok("tls", "pinned fingerprint matches ("+fp+")")
-		return true
-	}
-	if cfg.Insecure {
+	case p.Trust == proxmox.TrustInsecure:
 		r.warn("tls", "certificate NOT verified (PMPC_INSECURE): anyone on the path can read the token; the server presented "+fp,
 			pinFix+"\n  unset PMPC_INSECURE")
-		return true
-	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
-	}
-	by := "the system's CAs"
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			r.fail("tls", "CA file: "+err.Error(), "set PMPC_CA_FILE (or cluster.ca_file) to a readable PEM file")
-			return false
+	case p.Trust == proxmox.TrustVerified:
+		by := "the system's CAs"
+		if cfg.CAFile != "" {
+			by += " and " + cfg.CAFile
 		}
-		if !roots.AppendCertsFromPEM(pem) {
-			r.fail("tls", "CA file "+cfg.CAFile+" holds no PEM certificate", "set PMPC_CA_FILE to the PEM file of the CA that signed the node's certificate")
-			return false
-		}
-		by = "the system's CAs and " + cfg.CAFile
-	}
-	inter := x509.NewCertPool()
-	for _, c := range p.certs[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: u.Hostname(), Roots: roots, Intermediates: inter}); err != nil {
-		r.fail("tls", fmt.Sprintf("certificate not trusted (%v); the server presented %s", err, fp),
+		r.ok("tls", "certificate verified by "+by)
+	case errors.As(p.Distrust, &ce) && ce.Pinned != "":
+		r.fail("tls", "the certificate does not match the pinned fingerprint "+cfg.Fingerprint+"; the server presented "+fp,
+			"if the node's certificate was renewed on purpose (check on the node: pvenode cert info), pin the new one:\n"+
+				"  export PMPC_TLS_FINGERPRINT="+fp+"\n"+
+				"(and update cluster.fingerprint in pmpc.cue if it is set there); otherwise someone may be intercepting the connection")
+	case errors.As(p.Distrust, &ce):
+		r.fail("tls", fmt.Sprintf("certificate not trusted (%v); the server presented %s", ce.Err, fp),
 			pinFix+"\nor set PMPC_CA_FILE to the CA that signed it")
-		return false
+	case errors.As(p.Distrust, &cae) && cae.Err != nil:
+		r.fail("tls", "CA file: "+cae.Err.Error(), "set PMPC_CA_FILE (or cluster.ca_file) to a readable PEM file")
+	case errors.As(p.Distrust, &cae):
+		r.fail("tls", "CA file "+cae.File+" holds no PEM certificate", "set PMPC_CA_FILE to the PEM file of the CA that signed the node's certificate")
+	default:
+		r.fail("tls", fmt.Sprint(p.Distrust))
 	}
-	r.ok("tls", "certificate verified by "+by)
-	return true
-}
-
-func colonHexUpper(b []byte) string {
-	parts := make([]string, len(b))
-	for i, x := range b {
-		parts[i] = fmt.Sprintf("%02X", x)
-	}
-	return strings.Join(parts, ":")
-}
-
-// normHex is a fingerprint as lowercase hex without separators.
-func normHex(s string) string {
-	s = strings.NewReplacer(":", "", " ", "", "-", "").Replace(strings.TrimSpace(s))
-	return strings.TrimPrefix(strings.ToLower(s), "sha256")
+	return p.Trusted()
 }
 
 // principalOf names who authenticates: the token id (never its secret) or
@@ -549,13 +430,15 @@ func doctorVersion(r *doctorReport, v proxmox.VersionInfo) {
 	}
 }
 
-func doctorClock(r *doctorReport, p *probe) {
-	if p.date.IsZero() {
+// doctorClock compares the server's clock (its Date header) with the local
+// one at the same moment.
+func doctorClock(r *doctorReport, server, local time.Time) {
+	if server.IsZero() {
 		r.warn("clock", "the server sent no Date header; cannot compare clocks")
 		return
 	}
 	// Date has whole seconds: allow for the truncation.
-	skew := p.date.Sub(p.local.Truncate(time.Second)).Round(time.Second)
+	skew := server.Sub(local.Truncate(time.Second)).Round(time.Second)
 	abs := skew
 	if abs < 0 {
 		abs = -abs

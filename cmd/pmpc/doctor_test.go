@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/pem"
 	"net"
 	"net/http"
@@ -240,9 +239,8 @@ func TestDoctorNotPVE(t *testing.T) {
 	doctorSim(t)
 	other := httptest.NewTLSServer(http.NotFoundHandler())
 	t.Cleanup(other.Close)
-	sum := sha256.Sum256(other.Certificate().Raw)
 	t.Setenv("PMPC_ENDPOINT", other.URL)
-	t.Setenv("PMPC_TLS_FINGERPRINT", colonHexUpper(sum[:]))
+	t.Setenv("PMPC_TLS_FINGERPRINT", proxmox.Fingerprint(other.Certificate()))
 	code, out, _ := doctorIn(t, t.TempDir())
 	if code != exitError {
 		t.Errorf("exit %d, want 1", code)
@@ -376,9 +374,8 @@ func TestLogsNeverShowSecrets(t *testing.T) {
 		s.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	sum := sha256.Sum256(front.Certificate().Raw)
 	t.Setenv("PMPC_ENDPOINT", front.URL)
-	t.Setenv("PMPC_TLS_FINGERPRINT", colonHexUpper(sum[:]))
+	t.Setenv("PMPC_TLS_FINGERPRINT", proxmox.Fingerprint(front.Certificate()))
 
 	_, secret, _ := strings.Cut(s.Token(), "=")
 	const password = "pmpc-sim" // the fake's root@pam password

@@ -83,11 +83,7 @@ func runHistoryList(g *globals, o *historyOptions) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tWHO\tSUMMARY\tRUN")
 	for _, e := range entries {
-		summary := strings.TrimPrefix(e.Summary, "pmpc apply: ")
-		if i := strings.LastIndex(summary, " (run "); i >= 0 {
-			summary = summary[:i]
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.When.UTC().Format("2006-01-02 15:04:05Z"), e.Who, summary, e.RunID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.When.UTC().Format("2006-01-02 15:04:05Z"), e.Who, recordSummary(e.Summary), e.RunID)
 	}
 	return tw.Flush()
 }
@@ -156,6 +152,17 @@ func runHistoryShow(g *globals, o *historyOptions, runID string) error {
 		}
 	}
 	return nil
+}
+
+// recordSummary is an audit record's summary line (apply.Record.Line)
+// without what its context already says: the "pmpc apply: " prefix and
+// the "(run ID)" suffix.
+func recordSummary(line string) string {
+	line = strings.TrimPrefix(line, "pmpc apply: ")
+	if i := strings.LastIndex(line, " (run "); i >= 0 {
+		line = line[:i]
+	}
+	return line
 }
 
 func writeJSON(g *globals, v any) error {

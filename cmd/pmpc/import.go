@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,6 @@ import (
 	"github.com/pmpc-dev/pmpc/resource"
 	"github.com/pmpc-dev/pmpc/resource/pve"
 	"github.com/pmpc-dev/pmpc/schema"
-	"github.com/pmpc-dev/pmpc/snapshot"
 )
 
 func init() { register(newImportCmd) }
@@ -91,22 +91,11 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if err != nil {
 		return g.definitionsError(err)
 	}
-	store, err := openSnapshot(g, ws)
+	s := g.session(ws)
+	defer s.Close()
+	live, _, err := s.observe(ctx, o.refresh, g.stderr)
 	if err != nil {
 		return err
-	}
-	defer store.Close()
-	var live *resource.Cluster
-	if o.refresh {
-		c, err := g.client(ctx, planConnConfig(ws))
-		if err != nil {
-			return withCode(exitError, err)
-		}
-		if live, _, _, err = snapshot.Refresh(ctx, clientSource{c}, store, snapshot.RefreshOptions{Progress: g.stderr}); err != nil {
-			return withCode(exitError, err)
-		}
-	} else if live, _, err = store.Latest(); err != nil {
-		return withCode(exitError, fmt.Errorf("import: %w", err))
 	}
 
 	files, skipped := planImport(live, desired, kinds, o.node, o.format, func(p string) bool {
@@ -205,7 +194,7 @@ func planImport(live *resource.Cluster, desired *resource.Set, kinds map[resourc
 		if vm.VMID != 0 {
 			definedVMID[vm.VMID] = true
 		} else {
-			definedName[resource.KindVM][cmpOr(vm.Name, key)] = true
+			definedName[resource.KindVM][cmp.Or(vm.Name, key)] = true
 		}
 	}
 	for key, ct := range desired.Containers {
@@ -213,7 +202,7 @@ func planImport(live *resource.Cluster, desired *resource.Set, kinds map[resourc
 		if ct.VMID != 0 {
 			definedVMID[ct.VMID] = true
 		} else {
-			definedName[resource.KindContainer][cmpOr(ct.Hostname, key)] = true
+			definedName[resource.KindContainer][cmp.Or(ct.Hostname, key)] = true
 		}
 	}
 	// Names shared by several live guests of a kind get the vmid appended
@@ -287,13 +276,6 @@ func plainYAML(n *yaml.Node) {
 	for _, c := range n.Content {
 		plainYAML(c)
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func kindDir(k resource.Kind) string {

@@ -6,16 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/pmpc-dev/pmpc/apply"
 	"github.com/pmpc-dev/pmpc/plan"
-	"github.com/pmpc-dev/pmpc/proxmox"
 	"github.com/pmpc-dev/pmpc/resource"
-	"github.com/pmpc-dev/pmpc/snapshot"
 	"github.com/pmpc-dev/pmpc/workspace"
 )
 
@@ -23,12 +20,24 @@ func init() { register(newPlanCmd) }
 
 // planOptions are the flags of pmpc plan.
 type planOptions struct {
-	output       string
-	out          string
-	refresh      bool
-	detailed     bool
+	output   string
+	out      string
+	refresh  bool
+	detailed bool
+	planFlags
+}
+
+// planFlags are the flags that decide what a plan may do; plan and apply
+// share them.
+type planFlags struct {
 	prune        bool
 	allowRestart bool
+}
+
+func (o *planFlags) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&o.prune, "prune", false, "delete pmpc-tagged guests that left the workspace")
+	f.BoolVar(&o.allowRestart, "allow-restart", false, "restart running guests to apply changes PVE keeps pending")
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -49,7 +58,15 @@ its pool, and how disruptive each change is:
 
 By default plan first refreshes the snapshot of the cluster (.pmpc/snapshot);
 with --refresh=false it plans from the snapshot alone, without contacting
-the cluster.
+the cluster. That refresh is incremental (see pmpc refresh --help): it
+re-reads only the configs of guests whose listing moved (status, node, name,
+tags, lock, pool, CPU count, memory, boot disk size, a restart or a task) and
+verifies 1 % more, least recently read first. A config edited without a task
+(the web GUI's synchronous PUT, a hand edit) that moved none of those signals
+may be missing from the plan until that guest's turn comes (within 100
+refreshes); run pmpc refresh --full first to plan against every config as it
+is now. Apply stays safe either way: each update sends the config digest the
+plan saw, and PVE refuses it if the config changed since (exit code 4).
 
 Only guests this workspace manages change: those its definitions pin by vmid,
 or that carry the pmpc tag and match a definition by kind and name. Guests
@@ -80,8 +97,7 @@ Examples:
 	f.StringVar(&o.out, "out", "", "also save the plan to `FILE` for pmpc apply")
 	f.BoolVar(&o.refresh, "refresh", true, "refresh the snapshot from the cluster first")
 	f.BoolVar(&o.detailed, "detailed-exitcode", false, "exit 2 when the plan has changes")
-	f.BoolVar(&o.prune, "prune", false, "delete pmpc-tagged guests that left the workspace")
-	f.BoolVar(&o.allowRestart, "allow-restart", false, "restart running guests to apply changes PVE keeps pending")
+	o.planFlags.bind(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(plan.Formats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -95,60 +111,14 @@ func runPlan(ctx context.Context, g *globals, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	desired, err := ws.Load()
-	if err != nil {
-		return g.definitionsError(err)
-	}
-
-	store, err := openSnapshot(g, ws)
+	s := g.session(ws)
+	defer s.Close()
+	p, err := buildPlan(ctx, s, o.planFlags, o.refresh, g.stderr)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-
-	var observed *resource.Cluster
-	var rev snapshot.Revision
-	if o.refresh {
-		c, err := g.client(ctx, planConnConfig(ws))
-		if err != nil {
-			return withCode(exitError, err)
-		}
-		if observed, rev, err = refreshSnapshotTo(ctx, c, store, g.stderr); err != nil {
-			return withCode(exitError, err)
-		}
-	} else {
-		observed, rev, err = store.Latest()
-		if err != nil {
-			return withCode(exitError, fmt.Errorf("%w\nThe snapshot is empty or unreadable: run 'pmpc refresh', or plan without --refresh=false", err))
-		}
-	}
-
-	resolve := apply.ResolveSecretRef(ws.Root)
-	p, err := plan.Make(desired, observed, plan.Options{
-		Prune:         o.prune || ws.Config.Prune,
-		AllowRestart:  o.allowRestart,
-		Protect:       ws.Config.Protect,
-		ResolveSecret: resolve,
-		CompareSecret: func(addr resource.Address, key, value string) (known, same bool, err error) {
-			return store.SecretMatches(addr, key, []byte(value))
-		},
-	})
-	if err != nil {
-		return withCode(exitError, err)
-	}
-	p.SnapshotRevision = rev.ID
-	p.WorkspaceCommit, p.Dirty = workspaceCommit(ws)
-
-	var buf bytes.Buffer
-	if err := view.Render(&buf, p); err != nil {
-		return withCode(exitError, err)
-	}
-	if _, err := io.Copy(g.stdout, &buf); err != nil {
-		return withCode(exitError, err)
-	}
-	if len(p.Errors) > 0 {
-		// The view listed them; a plan with errors is never saved.
-		return withCode(exitError, fmt.Errorf("the plan has %d error(s); fix them and plan again", len(p.Errors)))
+	if err := g.showPlan(view, p); err != nil {
+		return err
 	}
 	if o.out != "" {
 		if err := savePlan(o.out, p); err != nil {
@@ -162,40 +132,55 @@ func runPlan(ctx context.Context, g *globals, o *planOptions) error {
 	return nil
 }
 
-// refreshSnapshot refreshes the snapshot from the cluster (incrementally:
-// configs are read only for guests that look changed) and returns the new
-// revision.
-func refreshSnapshot(ctx context.Context, c *proxmox.Client, store *snapshot.Store) (*resource.Cluster, snapshot.Revision, error) {
-	return refreshSnapshotTo(ctx, c, store, nil)
-}
-
-// refreshSnapshotTo is refreshSnapshot with progress of long refreshes
-// written to progress (stderr in the CLI; nil is silent).
-func refreshSnapshotTo(ctx context.Context, c *proxmox.Client, store *snapshot.Store, progress io.Writer) (*resource.Cluster, snapshot.Revision, error) {
-	cl, rev, _, err := snapshot.Refresh(ctx, clientSource{c}, store, snapshot.RefreshOptions{Progress: progress})
+// buildPlan plans as pmpc plan and pmpc apply do: load the definitions,
+// read the cluster (refreshed first when refresh is set, with progress of a
+// long refresh to progress), compare, and stamp the plan with the snapshot
+// revision and the workspace commit it was made from.
+func buildPlan(ctx context.Context, s *session, f planFlags, refresh bool, progress io.Writer) (*plan.Plan, error) {
+	ws := s.ws
+	desired, err := ws.Load()
 	if err != nil {
-		return nil, snapshot.Revision{}, err
+		return nil, s.g.definitionsError(err)
 	}
-	return cl, rev, nil
+	store, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	observed, rev, err := s.observe(ctx, refresh, progress)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Make(desired, observed, plan.Options{
+		Prune:         f.prune || ws.Config.Prune,
+		AllowRestart:  f.allowRestart,
+		Protect:       ws.Config.Protect,
+		ResolveSecret: apply.ResolveSecretRef(ws.Root),
+		CompareSecret: func(addr resource.Address, key, value string) (known, same bool, err error) {
+			return store.SecretMatches(addr, key, []byte(value))
+		},
+	})
+	if err != nil {
+		return nil, withCode(exitError, err)
+	}
+	p.SnapshotRevision = rev.ID
+	p.WorkspaceCommit, p.Dirty = workspaceCommit(ws)
+	return p, nil
 }
 
-// planConnConfig is the connection part of pmpc.cue as a client config; the
-// environment overrides it (see g.client).
-func planConnConfig(ws *workspace.Workspace) proxmox.Config {
-	cc := ws.Config.Cluster
-	cfg := proxmox.Config{Endpoint: cc.Endpoint, Fingerprint: cc.Fingerprint}
-	if cc.CAFile != "" {
-		cfg.CAFile = cc.CAFile
-		if !filepath.IsAbs(cc.CAFile) {
-			cfg.CAFile = filepath.Join(ws.Root, cc.CAFile)
-		}
+// showPlan writes the plan to stdout through view. A plan with errors
+// (which the view lists) is an error: it must be neither saved nor applied.
+func (g *globals) showPlan(view plan.View, p *plan.Plan) error {
+	var buf bytes.Buffer
+	if err := view.Render(&buf, p); err != nil {
+		return withCode(exitError, err)
 	}
-	if cc.Token != "" {
-		if tok, err := apply.ResolveSecretRef(ws.Root)(cc.Token); err == nil {
-			cfg.Token = tok
-		}
+	if _, err := io.Copy(g.stdout, &buf); err != nil {
+		return withCode(exitError, err)
 	}
-	return cfg
+	if len(p.Errors) > 0 {
+		return withCode(exitError, fmt.Errorf("the plan has %d error(s); fix them and plan again", len(p.Errors)))
+	}
+	return nil
 }
 
 // workspaceCommit returns the HEAD commit of the workspace's repository and

@@ -30,11 +30,33 @@ func newRefreshCmd(g *globals) *cobra.Command {
 and render --from live read.
 
 A refresh lists every guest with one GET /cluster/resources and reads the
-config only of guests that look changed since the last refresh: new guests,
-and guests whose node, name, status, lock, tags or pool changed, that
-restarted, or that had a task since. --full reads every config. The
-snapshot keeps the last 50 refreshes; it can always be deleted and rebuilt
-with: ` + snapshot.RebuildHint + "\n" + exitCodeHelp,
+config of a guest only when something suggests it changed since the last
+refresh, plus a few more to verify them:
+
+  read      new guests; guests whose node, name, status, lock, tags, pool,
+            template flag, CPU count, memory or boot disk size (maxcpu,
+            maxmem, maxdisk in the listing) changed; guests that restarted
+            (uptime went back); guests with a task (start, migrate, an
+            asynchronous config update, ...) running or ended since
+  verified  1 % of the guests (at least one), those read least recently,
+            whatever their signals say; their config digest shows whether
+            they drifted
+
+What an incremental refresh cannot see at once: a config edited with the
+synchronous PUT .../config (the web GUI's way) or by hand in /etc/pve that
+moves none of those signals — a NIC's bridge or VLAN, a disk option, the
+boot order, the description, a change PVE keeps pending until the next
+restart. Such an edit is found when the guest's turn to be verified comes:
+within 100 refreshes at the latest (with a stable set of guests). --full
+reads every config and sees everything at once. Either way apply stays
+safe: every update sends the config digest its plan saw, and PVE refuses it
+if the config changed since.
+
+The summary says how many configs were read, how many of those only to
+verify them, and how many of these had drifted.
+
+The snapshot keeps the last 50 refreshes; it can always be deleted and
+rebuilt with: ` + snapshot.RebuildHint + "\n" + exitCodeHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRefresh(cmd.Context(), g, o)
@@ -62,13 +84,26 @@ func runRefresh(ctx context.Context, g *globals, o *refreshOptions) error {
 	if err != nil {
 		return withCode(exitError, err)
 	}
-	how := fmt.Sprintf("read %d of %d guest configs", stats.Read, stats.Guests)
-	if stats.Full {
-		how = fmt.Sprintf("read all %d guest configs", stats.Read)
-	}
 	fmt.Fprintf(g.stdout, "Refreshed snapshot %s from %s: %d nodes, %d guests, %d pools (%s).\n",
-		rev, cl.Endpoint, len(cl.Nodes), stats.Guests, len(cl.Pools), how)
+		rev, cl.Endpoint, len(cl.Nodes), stats.Guests, len(cl.Pools), refreshSummary(stats))
 	return nil
+}
+
+// refreshSummary says what a refresh read: "read all 30 guest configs", or
+// "read 3 of 30 guest configs, 1 to verify: no drift".
+func refreshSummary(stats snapshot.RefreshStats) string {
+	if stats.Full {
+		return fmt.Sprintf("read all %d guest configs", stats.Read)
+	}
+	how := fmt.Sprintf("read %d of %d guest configs", stats.Read, stats.Guests)
+	if stats.Verified == 0 {
+		return how
+	}
+	drift := "no drift"
+	if stats.Drifted > 0 {
+		drift = fmt.Sprintf("%d drifted without a signal", stats.Drifted)
+	}
+	return fmt.Sprintf("%s, %d to verify: %s", how, stats.Verified, drift)
 }
 
 // openSnapshot opens the workspace's snapshot store. A store held by another

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -83,12 +84,14 @@ func runRender(g *globals, o *renderOptions) error {
 	if err != nil {
 		return err
 	}
-	cluster, err := latestCluster(ws.CacheDir())
-	if err != nil {
-		if o.from == "live" || !errors.Is(err, snapshot.ErrNoRevision) {
-			return withCode(exitError, fmt.Errorf("render --from %s: %w", o.from, err))
-		}
-		cluster = nil
+	cluster, err := latestCluster(g, ws)
+	var coded *exitErr
+	switch {
+	case err == nil:
+	case errors.As(err, &coded):
+		return err
+	case o.from == "live" || !errors.Is(err, snapshot.ErrNoRevision):
+		return withCode(exitError, fmt.Errorf("render --from %s: %w", o.from, err))
 	}
 	var set *resource.Set
 	exact := false
@@ -103,7 +106,7 @@ func runRender(g *globals, o *renderOptions) error {
 	var files []render.File
 	switch o.target {
 	case "terraform":
-		endpoint := firstNonEmpty(g.getenv("PMPC_ENDPOINT"), g.getenv("PROXMOX_VE_ENDPOINT"), ws.Config.Cluster.Endpoint)
+		endpoint := cmp.Or(g.getenv("PMPC_ENDPOINT"), g.getenv("PROXMOX_VE_ENDPOINT"), ws.Config.Cluster.Endpoint)
 		files, err = terraform.Render(set, terraform.Options{Cluster: cluster, Endpoint: endpoint, ExactTags: exact})
 	case "ansible":
 		files, err = ansible.Render(set, ansible.Options{Cluster: cluster, Collection: o.collection, ExactTags: exact})
@@ -122,28 +125,19 @@ func runRender(g *globals, o *renderOptions) error {
 }
 
 // latestCluster reads the newest revision of the workspace's snapshot; an
-// absent snapshot is snapshot.ErrNoRevision, and is not created.
-func latestCluster(cacheDir string) (*resource.Cluster, error) {
-	dir := filepath.Join(cacheDir, "snapshot")
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+// absent snapshot is snapshot.ErrNoRevision, and is not created. A snapshot
+// that does not open is an error with its exit code (see openSnapshot).
+func latestCluster(g *globals, ws *workspace.Workspace) (*resource.Cluster, error) {
+	if _, err := os.Stat(filepath.Join(ws.CacheDir(), "snapshot")); errors.Is(err, os.ErrNotExist) {
 		return nil, snapshot.ErrNoRevision
 	}
-	st, err := snapshot.Open(dir, snapshot.Options{})
+	st, err := openSnapshot(g, ws)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
 	c, _, err := st.Latest()
 	return c, err
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func writeStdout(w io.Writer, files []render.File) error {
@@ -187,13 +181,4 @@ func writeRendered(w io.Writer, ws *workspace.Workspace, dir string, files []ren
 		}
 	}
 	return nil
-}
-
-func displayPath(root, p string) string {
-	if abs, err := filepath.Abs(p); err == nil {
-		if rel, err := filepath.Rel(root, abs); err == nil && !strings.HasPrefix(rel, "..") {
-			return filepath.ToSlash(rel)
-		}
-	}
-	return p
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -35,11 +34,11 @@ ran on this host and its pid no longer exists); a lock held by another host
 				fmt.Fprintln(g.stderr, "Unlocked: "+c)
 			}
 			if err != nil {
-				var held *workspace.LockHeldError
-				if errors.As(err, &held) {
-					return withCode(exitConflict, fmt.Errorf("%w\n(the holder may still be running; use --force only if it is not)", err))
+				code := lockCode(err)
+				if code == exitConflict {
+					err = fmt.Errorf("%w\n(the holder may still be running; use --force only if it is not)", err)
 				}
-				return withCode(exitError, err)
+				return withCode(code, err)
 			}
 			if len(cleared) == 0 {
 				fmt.Fprintln(g.stderr, "No apply lock is held.")

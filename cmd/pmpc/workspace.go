@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/pmpc-dev/pmpc/schema"
+	"github.com/pmpc-dev/pmpc/snapshot"
 	"github.com/pmpc-dev/pmpc/workspace"
 )
 
@@ -13,19 +16,28 @@ import (
 // directory or its nearest parent holding pmpc.cue. An invalid pmpc.cue
 // carries exit code 3.
 func (g *globals) workspace() (*workspace.Workspace, error) {
-	dir := g.dir
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, withCode(exitError, err)
-		}
-		dir = wd
+	dir, err := g.workspaceDir()
+	if err != nil {
+		return nil, err
 	}
 	ws, err := workspace.Find(dir)
 	if err != nil {
 		return nil, g.definitionsError(err)
 	}
 	return ws, nil
+}
+
+// workspaceDir is where the workspace is looked for: -C, else the current
+// directory.
+func (g *globals) workspaceDir() (string, error) {
+	if g.dir != "" {
+		return g.dir, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", withCode(exitError, err)
+	}
+	return wd, nil
 }
 
 // definitionsError maps invalid definitions or configuration to exit code
@@ -40,4 +52,26 @@ func (g *globals) definitionsError(err error) error {
 		return withCode(exitInvalid, nil)
 	}
 	return withCode(exitError, err)
+}
+
+// lockCode is the exit code of err: 4 when it is a lock another pmpc holds
+// (the workspace's apply lock or its snapshot), else 1.
+func lockCode(err error) int {
+	var held *workspace.LockHeldError
+	var locked *snapshot.LockedError
+	if errors.As(err, &held) || errors.As(err, &locked) {
+		return exitConflict
+	}
+	return exitError
+}
+
+// displayPath is p as messages show it: relative to the workspace root
+// (slash-separated) when inside it, else as given.
+func displayPath(root, p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		if rel, err := filepath.Rel(root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return p
 }
