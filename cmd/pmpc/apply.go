@@ -169,9 +169,9 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 		if err := liveDigests(ctx, c, p, observed); err != nil {
 			return withCode(exitError, err)
 		}
-		for _, s := range plan.CheckStale(p, observed) {
-			refuse[s.Address] = s.String()
-			fmt.Fprintf(g.stderr, "Refusing %s\n", s)
+		for _, st := range plan.CheckStale(p, observed) {
+			refuse[st.Address] = st.String()
+			fmt.Fprintf(g.stderr, "Refusing %s\n", st)
 		}
 	} else if p, err = buildPlan(ctx, s, o.planFlags, true, nil); err != nil {
 		return err

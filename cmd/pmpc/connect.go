@@ -102,6 +102,7 @@ type session struct {
 	client *proxmox.Client
 }
 
+// session starts a session on ws; nothing is opened until asked for.
 func (g *globals) session(ws *workspace.Workspace) *session { return &session{g: g, ws: ws} }
 
 // snapshot opens the workspace's snapshot (see openSnapshot: a store held by

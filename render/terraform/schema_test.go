@@ -15,8 +15,9 @@ import (
 )
 
 // schemaFile is `terraform providers schema -json` for bpg/proxmox
-// ProviderVersion, kept in the shared folder beside the checkout.
-const schemaFile = "../../../shared/terraform/bpg-proxmox-" + ProviderVersion + ".schema.json"
+// ProviderVersion (MPL-2.0 provider; the schema is its published interface),
+// kept beside the golden files so the check runs on a clean clone.
+const schemaFile = "testdata/provider/bpg-proxmox-" + ProviderVersion + ".schema.json"
 
 type tfSchema struct {
 	ProviderSchemas map[string]struct {
