@@ -63,7 +63,7 @@ func taskPath(upid UPID) string {
 const taskLogTail = 10
 
 // WaitTask polls the task's status until it stops or ctx ends: quickly at
-// first (Config.TaskPoll, default 50 ms doubling to 1 s). A task that ends
+// first (Config.TaskPoll, default 50 ms doubling to 500 ms). A task that ends
 // with an exit status other than OK or "WARNINGS: n" returns a *TaskError
 // carrying the last lines of its log. The zero UPID (a call PVE completed
 // synchronously) returns at once with success.

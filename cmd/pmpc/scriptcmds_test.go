@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -29,4 +30,21 @@ func scriptParams(t *testing.T) testscript.Params {
 
 // scriptCmds are the custom script commands; files that add fakes register
 // theirs in init functions.
-var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"replace": cmdReplace,
+}
+
+// cmdReplace edits a file the way a user would: replace OLD NEW FILE
+// replaces the one occurrence of OLD with NEW, failing when OLD is absent or
+// appears more than once.
+func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace OLD NEW FILE")
+	}
+	file := ts.MkAbs(args[2])
+	src := ts.ReadFile(args[2])
+	if n := strings.Count(src, args[0]); n != 1 {
+		ts.Fatalf("replace: %q occurs %d times in %s, want exactly once", args[0], n, args[2])
+	}
+	ts.Check(os.WriteFile(file, []byte(strings.Replace(src, args[0], args[1], 1)), 0o644))
+}
