@@ -196,6 +196,20 @@ func corpus() []testCase {
 	add(orphans("prune_off", false))
 	add(orphans("prune_on", true))
 
+	// A cluster with many guests nobody manages: the text view lists the
+	// first ten and counts the rest; a guest tagged pmpc is always listed.
+	add(testCase{name: "unmanaged_many",
+		desired: set(func(s *resource.Set) { s.VMs["web-01"] = webVM() }),
+		observed: func() *resource.Cluster {
+			gs := []resource.Guest{guest(resource.KindVM, 100, "web-01", "running", "pmpc;prod;web", webCfg())}
+			for i := range 14 {
+				gs = append(gs, guest(resource.KindVM, 300+i, fmt.Sprintf("hand-%02d", i), "running", "", webCfg()))
+			}
+			gs = append(gs, guest(resource.KindVM, 400, "gone", "stopped", "pmpc", webCfg()))
+			return cluster(gs...)
+		}(),
+	})
+
 	// Start and stop.
 	add(testCase{name: "power",
 		desired: set(func(s *resource.Set) {

@@ -278,6 +278,33 @@ func unmanagedLine(u Unmanaged) string {
 	return s
 }
 
+// unmanagedListed is how many untagged unmanaged resources the text view
+// lists by name; the rest are counted. Guests tagged pmpc (they left the
+// workspace) are always listed: prune would delete them.
+const unmanagedListed = 10
+
+// writeUnmanaged lists the live resources no definition manages.
+func writeUnmanaged(b *strings.Builder, us []Unmanaged) {
+	if len(us) == 0 {
+		return
+	}
+	b.WriteString("\nNot managed by this workspace (pmpc import to adopt):\n")
+	listed, rest := 0, 0
+	for _, u := range us {
+		if !u.Tagged && listed >= unmanagedListed {
+			rest++
+			continue
+		}
+		if !u.Tagged {
+			listed++
+		}
+		b.WriteString("  " + unmanagedLine(u) + "\n")
+	}
+	if rest > 0 {
+		fmt.Fprintf(b, "  ... and %d more (pmpc plan -o json lists them all)\n", rest)
+	}
+}
+
 // textView renders a plan for a terminal, in Terraform's style.
 type textView struct{ color bool }
 
@@ -297,12 +324,7 @@ func (v *textView) Render(w io.Writer, p *Plan) error {
 		}
 		b.WriteString(pal.bold(summaryLine(s)) + "\n")
 	}
-	if len(p.Unmanaged) > 0 {
-		b.WriteString("\nNot managed by this workspace (import to adopt):\n")
-		for _, u := range p.Unmanaged {
-			b.WriteString("  " + unmanagedLine(u) + "\n")
-		}
-	}
+	writeUnmanaged(&b, p.Unmanaged)
 	if len(p.Errors) > 0 {
 		b.WriteString("\n" + pal.wrap("31", "Errors") + " (the plan cannot be applied until they are fixed):\n")
 		for _, e := range p.Errors {
