@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/pmpc-dev/pmpc/resource"
 )
@@ -39,12 +40,16 @@ type RefreshOptions struct {
 	// Full reads every guest's config, ignoring what the latest revision
 	// says. A store without revisions is always refreshed in full.
 	Full bool
-	// Progress receives a line per tenth of the config reads when there are
-	// at least ProgressMin of them (stderr in the CLI). Nil is silent.
+	// Progress receives "refresh: read N/M guest configs" lines while a
+	// refresh runs long enough to leave the user wondering: one each
+	// ProgressEvery, and a last one when the reads are done (stderr in the
+	// CLI). A refresh shorter than ProgressEvery prints nothing. Nil is
+	// silent.
 	Progress io.Writer
-	// ProgressMin is the number of config reads from which progress is
-	// shown; 0 means 100.
-	ProgressMin int
+	// ProgressEvery is the interval between progress lines; 0 means 2 s.
+	ProgressEvery time.Duration
+	// Now is the clock for progress; nil means time.Now.
+	Now func() time.Time
 }
 
 // RefreshStats says what a refresh did.
@@ -162,10 +167,14 @@ func Refresh(ctx context.Context, src Source, st *Store, opts RefreshOptions) (*
 		}
 		return false
 	}
-	pr := &progress{w: opts.Progress, min: opts.ProgressMin}
-	if pr.min == 0 {
-		pr.min = 100
+	pr := &progress{w: opts.Progress, every: opts.ProgressEvery, now: opts.Now}
+	if pr.every == 0 {
+		pr.every = 2 * time.Second
 	}
+	if pr.now == nil {
+		pr.now = time.Now
+	}
+	pr.next = pr.now().Add(pr.every)
 	cur, err := src.Inventory(ctx, need, pr.report)
 	if err != nil {
 		return nil, Revision{}, stats, fmt.Errorf("refresh: %w", err)
@@ -229,19 +238,28 @@ func signalsMoved(prev, cur *resource.Guest) bool {
 
 // progress prints "refresh: read N/M guest configs" at each tenth.
 type progress struct {
-	w    io.Writer
-	min  int
-	last int // last tenth printed
+	mu      sync.Mutex
+	w       io.Writer
+	every   time.Duration
+	now     func() time.Time
+	next    time.Time // when the next line is due
+	printed bool
 }
 
+// report is called after each config read; it prints at most one line per
+// interval, and the final count if it printed anything before.
 func (p *progress) report(done, total int) {
-	if p.w == nil || total < p.min {
+	if p.w == nil {
 		return
 	}
-	tenth := done * 10 / total
-	if tenth == p.last {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last := done == total && p.printed
+	if t := p.now(); !last && t.Before(p.next) {
 		return
+	} else {
+		p.next = t.Add(p.every)
 	}
-	p.last = tenth
+	p.printed = true
 	fmt.Fprintf(p.w, "refresh: read %d/%d guest configs\n", done, total)
 }

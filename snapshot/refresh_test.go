@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -198,26 +199,40 @@ func TestRefreshFailureWritesNothing(t *testing.T) {
 	})
 }
 
+// TestRefreshProgress: a long refresh prints one progress line per
+// interval and the final count; a short one prints nothing.
 func TestRefreshProgress(t *testing.T) {
 	s, err := OpenInMemory(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// Each config read takes 100 ms on this clock: 250 reads take 25 s.
+	clock := time.Unix(0, 0)
+	tick := func() time.Time { clock = clock.Add(100 * time.Millisecond); return clock }
 	var out strings.Builder
-	if _, _, _, err := Refresh(context.Background(), newFakeSource(250), s, RefreshOptions{Progress: &out}); err != nil {
+	opts := RefreshOptions{Progress: &out, ProgressEvery: 5 * time.Second, Now: tick}
+	if _, _, _, err := Refresh(context.Background(), newFakeSource(250), s, opts); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 10 || lines[0] != "refresh: read 25/250 guest configs" || lines[9] != "refresh: read 250/250 guest configs" {
-		t.Errorf("progress for 250 reads:\n%s", out.String())
+	if len(lines) < 4 || len(lines) > 6 || lines[len(lines)-1] != "refresh: read 250/250 guest configs" {
+		t.Errorf("progress of a 25 s refresh, a line each 5 s and the total:\n%s", out.String())
 	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "refresh: read ") {
+			t.Errorf("progress line %q", l)
+		}
+	}
+
+	// The same refresh on a fast clock is silent.
 	out.Reset()
-	if _, _, _, err := Refresh(context.Background(), newFakeSource(50), s, RefreshOptions{Progress: &out, Full: true}); err != nil {
+	opts.Now = func() time.Time { return clock }
+	if _, _, _, err := Refresh(context.Background(), newFakeSource(250), s, RefreshOptions{Progress: &out, Full: true, Now: opts.Now}); err != nil {
 		t.Fatal(err)
 	}
 	if out.Len() != 0 {
-		t.Errorf("progress for 50 reads, below the threshold:\n%s", out.String())
+		t.Errorf("progress of an instant refresh:\n%s", out.String())
 	}
 }
 
