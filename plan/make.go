@@ -457,6 +457,9 @@ func (b *builder) planClone(d *def, c *Change) bool {
 	if d.clone.Full != nil {
 		op.Full = *d.clone.Full || !srcTemplate
 	}
+	if g := b.byVMID[op.SourceVMID]; g != nil && g.Node != d.node && !b.cloneCanCross(d, g, op) {
+		return false
+	}
 	set, del, resizes := map[string]string{}, []string(nil), []Op(nil)
 	for _, k := range slices.Sorted(maps.Keys(d.cfg)) {
 		dv := d.cfg[k]
@@ -502,6 +505,42 @@ func (b *builder) planClone(d *def, c *Change) bool {
 	}
 	c.Reason = "clone of " + from
 	c.Fields = append([]FieldChange{{Key: "clone", After: d.clone.From, Disruption: DisruptionNone}}, createFields(d.kind, d.cfg)...)
+	return true
+}
+
+// cloneCanCross checks a clone that PVE must place on another node than its
+// source's: PVE allows that only when the source's disks, or the target
+// storage of a full clone, are shared. Storage the observation does not
+// know is left to PVE to judge.
+func (b *builder) cloneCanCross(d *def, src *resource.Guest, op Op) bool {
+	shared := map[string]bool{}
+	for _, st := range b.obs.Storage {
+		shared[st.ID] = shared[st.ID] || st.Shared
+	}
+	known := func(id string) bool {
+		return slices.ContainsFunc(b.obs.Storage, func(st resource.Storage) bool { return st.ID == id })
+	}
+	fix := fmt.Sprintf("set node: %q (the source's node), or clone to shared storage with clone: {full: true, storage: ...}", src.Node)
+	if op.Storage != "" {
+		if known(op.Storage) && !shared[op.Storage] {
+			b.errorf(d.addr, "clone.storage %q is not shared storage, and PVE clones onto another node (%s → %s) only onto shared storage; %s",
+				op.Storage, src.Node, d.node, fix)
+			return false
+		}
+		return true
+	}
+	for _, k := range slices.Sorted(maps.Keys(src.Config)) {
+		v := src.Config[k]
+		if !isDiskKey(d.kind, k) || isUnusedKey(k) || isCDROM(v) {
+			continue
+		}
+		id, _, ok := strings.Cut(strings.TrimPrefix(strings.SplitN(v, ",", 2)[0], "file="), ":")
+		if ok && known(id) && !shared[id] {
+			b.errorf(d.addr, "clone source vmid %d is on %s with disk %s on local storage %q, and PVE clones onto another node (%s) only from shared storage; %s",
+				src.VMID, src.Node, k, id, d.node, fix)
+			return false
+		}
+	}
 	return true
 }
 

@@ -326,3 +326,45 @@ func TestCompileErrorIsAPlanError(t *testing.T) {
 		t.Errorf("want one error each for the bad template and its clone: %+v %q", p.Changes, p.Errors)
 	}
 }
+
+// TestCloneOntoAnotherNodeNeedsSharedStorage: PVE clones onto another node
+// only from (or, for a full clone, onto) shared storage; the plan says so
+// before apply tries, and names both ways out.
+func TestCloneOntoAnotherNodeNeedsSharedStorage(t *testing.T) {
+	tmpl := guest(resource.KindVM, 9000, "tmpl", "stopped", "", webCfg())
+	tmpl.Template = true
+	obs := cluster(tmpl)
+	obs.Storage = []resource.Storage{
+		{ID: "local-lvm", Node: "pve1", Type: "lvmthin"}, {ID: "local-lvm", Node: "pve2", Type: "lvmthin"},
+		{ID: "nas", Node: "pve1", Type: "nfs", Shared: true}, {ID: "nas", Node: "pve2", Type: "nfs", Shared: true},
+	}
+	for _, tc := range []struct {
+		name  string
+		node  string
+		clone resource.Clone
+		want  string // "" for no error
+	}{
+		{"same node", "pve1", resource.Clone{From: "9000"}, ""},
+		{"other node from local disks", "pve2", resource.Clone{From: "9000"},
+			`vm.web-02: clone source vmid 9000 is on pve1 with disk scsi0 on local storage "local-lvm", and PVE clones onto another node (pve2) only from shared storage; set node: "pve1"`},
+		{"full clone onto local storage", "pve2", resource.Clone{From: "9000", Full: ptr(true), Storage: "local-lvm"},
+			`vm.web-02: clone.storage "local-lvm" is not shared storage, and PVE clones onto another node (pve1 → pve2) only onto shared storage`},
+		{"full clone onto shared storage", "pve2", resource.Clone{From: "9000", Full: ptr(true), Storage: "nas"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			desired := set(func(s *resource.Set) {
+				s.VMs["web-02"] = &resource.VM{Node: tc.node, Clone: &tc.clone, Cores: ptr(2)}
+			})
+			p, err := Make(desired, obs, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.want == "" && len(p.Errors) > 0:
+				t.Errorf("unexpected plan errors: %q", p.Errors)
+			case tc.want != "" && (len(p.Errors) != 1 || !strings.HasPrefix(p.Errors[0], tc.want)):
+				t.Errorf("plan errors %q, want one starting %q", p.Errors, tc.want)
+			}
+		})
+	}
+}

@@ -391,3 +391,23 @@ func TestPlainHTTPRedirects(t *testing.T) {
 	// TLS still works on the same port.
 	ok(t, newAPI(t, s).get("/version", nil))
 }
+
+// TestCloneToOtherNodeNeedsSharedStorage: PVE moves a clone to another node
+// only when its disks, or the target storage of a full clone, are shared.
+func TestCloneToOtherNodeNeedsSharedStorage(t *testing.T) {
+	s := Test(t, Options{Seed: Homelab()})
+	a := newAPI(t, s)
+	// VM 100 is the homelab template, on pve1, with its disks on local-lvm.
+	clone := func(extra url.Values) reply {
+		form := url.Values{"newid": {"150"}, "target": {"pve2"}}
+		for k, v := range extra {
+			form[k] = v
+		}
+		return a.do("POST", "/nodes/pve1/qemu/100/clone", form, nil, nil)
+	}
+	wantErr(t, clone(nil), "500 can't clone VM to node 'pve2' (VM uses local storage)")
+	wantErr(t, clone(url.Values{"full": {"1"}, "storage": {"local-lvm"}}), "500 can't clone to non-shared storage 'local-lvm'")
+	if r := clone(url.Values{"full": {"1"}, "storage": {"nas"}}); r.code != 200 {
+		t.Errorf("full clone onto shared storage on another node: %s %s", r.status, r.raw)
+	}
+}

@@ -315,6 +315,30 @@ func hGuestClone(s *Server, q *req, typ string) (any, error) {
 	if tgtStorage != "" && s.c.storageBy[tgtStorage] == nil {
 		return nil, errf(500, "storage '%s' does not exist", tgtStorage)
 	}
+	// Like qemu-server and pve-container: a clone can only be moved to
+	// another node when every disk (or the target storage) is shared.
+	if target != "" && target != src.node {
+		if tgtStorage != "" {
+			if !s.c.storageBy[tgtStorage].shared {
+				return nil, errf(500, "can't clone to non-shared storage '%s'", tgtStorage)
+			}
+		} else {
+			for k, v := range srcConf {
+				if !src.isDiskKey(k) || strings.HasPrefix(k, "unused") || strings.Contains(v, "media=cdrom") {
+					continue
+				}
+				if st, _ := s.c.volOf(v); st != nil && !st.shared {
+					// qemu-server's wording; pve-container refuses the
+					// same case, worded after it here.
+					what := "VM"
+					if typ == "lxc" {
+						what = "CT"
+					}
+					return nil, errf(500, "can't clone %s to node '%s' (%s uses local storage)", what, target, what)
+				}
+			}
+		}
+	}
 	ng := &guest{typ: typ, vmid: newid, node: src.node, conf: map[string]string{}}
 	for k, v := range srcConf {
 		switch k {

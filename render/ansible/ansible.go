@@ -526,8 +526,7 @@ func (r *renderer) vmTasks(name string, vm *resource.VM) ([]*yaml.Node, error) {
 	if len(unkept) > 0 {
 		// Rendering proxmox_nic for these would fail the play on its
 		// model choices; create still sets them.
-		last := tasks[len(tasks)-1]
-		last.FootComment = fmt.Sprintf("%s: %s not kept in line (proxmox_nic does not know the model).", name, strings.Join(unkept, ", "))
+		tasks[0].HeadComment = fmt.Sprintf("%s: %s not kept in line (proxmox_nic does not know the model).", name, strings.Join(unkept, ", "))
 	}
 	if st := powerState(vm.State, vm.Template); st != "" {
 		args := newMap().str("node", vm.Node)

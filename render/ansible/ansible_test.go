@@ -246,3 +246,123 @@ func anyStrings(v any) []string {
 	}
 	return out
 }
+
+// findTask returns the task named name from a rendered playbook.
+func findTask(t *testing.T, playbook []byte, name string) map[string]any {
+	t.Helper()
+	var plays []struct {
+		Tasks []map[string]any `yaml:"tasks"`
+	}
+	if err := yaml.Unmarshal(playbook, &plays); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range plays[0].Tasks {
+		if task["name"] == name {
+			return task
+		}
+	}
+	return nil
+}
+
+// TestTLSNeverOffByDefault: verification stays on unless PMPC_INSECURE is
+// set, and PMPC_CA_FILE reaches both proxmoxer (REQUESTS_CA_BUNDLE, the
+// only CA setting requests reads when the modules pass validate_certs)
+// and the uri tasks (ca_path).
+func TestTLSNeverOffByDefault(t *testing.T) {
+	files, _ := renderCase(t, "homelab.set.json", "homelab.cluster.json", "")
+	pb := files[0].Data
+	var plays []map[string]any
+	if err := yaml.Unmarshal(pb, &plays); err != nil {
+		t.Fatal(err)
+	}
+	vars := plays[0]["vars"].(map[string]any)
+	if v := vars["pmpc_validate_certs"]; v != "{{ lookup('ansible.builtin.env', 'PMPC_INSECURE') not in ['1', 'true'] }}" {
+		t.Errorf("pmpc_validate_certs = %v", v)
+	}
+	if v := vars["pmpc_ca_file"]; v != "{{ lookup('ansible.builtin.env', 'PMPC_CA_FILE') }}" {
+		t.Errorf("pmpc_ca_file = %v", v)
+	}
+	envs := plays[0]["environment"].(map[string]any)
+	if v := envs["REQUESTS_CA_BUNDLE"]; v != "{{ pmpc_ca_file or lookup('ansible.builtin.env', 'REQUESTS_CA_BUNDLE') }}" {
+		t.Errorf("environment REQUESTS_CA_BUNDLE = %v", v)
+	}
+	for mod, args := range plays[0]["module_defaults"].(map[string]any) {
+		if v := args.(map[string]any)["validate_certs"]; v != "{{ pmpc_validate_certs }}" {
+			t.Errorf("%s validate_certs = %v", mod, v)
+		}
+	}
+	uri := findTask(t, pb, "pool prod")["ansible.builtin.uri"].(map[string]any)
+	if uri["validate_certs"] != "{{ pmpc_validate_certs }}" || uri["ca_path"] != "{{ pmpc_ca_file | default(omit, true) }}" {
+		t.Errorf("pool task TLS settings = %v, %v", uri["validate_certs"], uri["ca_path"])
+	}
+	if strings.Contains(string(pb), "validate_certs: false") {
+		t.Error("playbook turns certificate checks off unconditionally")
+	}
+}
+
+// TestStateDisksThroughAPI: efidisk0 and tpmstate0 are not proxmox_kvm
+// options (its efidisk0 sends "format=None,pre-enrolled-keys=True", which
+// PVE rejects) but a PUT .../config right after create.
+func TestStateDisksThroughAPI(t *testing.T) {
+	set := runSet()
+	files, err := Render(set, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := files[0].Data
+	create := findTask(t, pb, "vm win: create")["community.general.proxmox_kvm"].(map[string]any)
+	for _, k := range []string{"efidisk0", "tpmstate0"} {
+		if _, ok := create[k]; ok {
+			t.Errorf("create passes %s to proxmox_kvm", k)
+		}
+	}
+	// win has no vmid: the module looks it up after create.
+	look := findTask(t, pb, "vm win: vmid")
+	if look == nil || look["register"] != "pmpc_vmid_win" || look["when"] != "pmpc_vm_win is changed" {
+		t.Fatalf("vmid lookup task = %v", look)
+	}
+	put := findTask(t, pb, "vm win: efidisk0, tpmstate0")
+	if put == nil {
+		t.Fatalf("no efidisk0/tpmstate0 task in:\n%s", pb)
+	}
+	uri := put["ansible.builtin.uri"].(map[string]any)
+	if uri["url"] != "{{ pmpc_endpoint }}/api2/json/nodes/pve1/qemu/{{ pmpc_vmid_win.vmid }}/config" || uri["method"] != "PUT" {
+		t.Errorf("uri = %v %v", uri["method"], uri["url"])
+	}
+	body := uri["body"].(map[string]any)
+	if body["efidisk0"] != "local-lvm:1,efitype=4m,pre-enrolled-keys=1" || body["tpmstate0"] != "local-lvm:1,version=v2.0" {
+		t.Errorf("body = %v", body)
+	}
+	if put["when"] != "pmpc_vm_win is changed" {
+		t.Errorf("when = %v: the disks must only be added to a VM just created", put["when"])
+	}
+
+	// A pinned vmid goes straight into the URL.
+	set.VMs["win"].VMID = 140
+	files, _ = Render(set, Options{})
+	if findTask(t, files[0].Data, "vm win: vmid") != nil {
+		t.Error("vmid lookup rendered for a pinned vmid")
+	}
+	uri = findTask(t, files[0].Data, "vm win: efidisk0, tpmstate0")["ansible.builtin.uri"].(map[string]any)
+	if uri["url"] != "{{ pmpc_endpoint }}/api2/json/nodes/pve1/qemu/140/config" {
+		t.Errorf("url = %v", uri["url"])
+	}
+}
+
+// TestNICModelsProxmoxNICRejects: proxmox_nic fails the play on a model
+// outside its choices (e1000e), so no task is rendered for such a NIC.
+func TestNICModelsProxmoxNICRejects(t *testing.T) {
+	files, err := Render(runSet(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task := findTask(t, files[0].Data, "vm win: net0"); task != nil {
+		t.Errorf("proxmox_nic task rendered for an e1000e NIC: %v", task)
+	}
+	if findTask(t, files[0].Data, "vm web-01: net0") == nil {
+		t.Error("no proxmox_nic task for web-01's virtio NIC")
+	}
+	if !strings.Contains(string(files[0].Data), "# win: net0 (e1000e) not kept in line") {
+		t.Error("the skipped NIC is not explained in the playbook")
+	}
+}
