@@ -160,14 +160,32 @@ func corpus() []testCase {
 		observed: cluster(guest(resource.KindVM, 100, "web-01", "stopped", "pmpc;prod;web", webCfg())),
 	})
 
-	// Replacement: unprivileged cannot change after creation.
-	add(testCase{name: "replace",
+	// Replacement: unprivileged cannot change after creation. It destroys
+	// the guest's disks, so it needs --allow-replace; without it the plan
+	// has an error saying so.
+	replaced := func(name string, allow bool) testCase {
+		return testCase{name: name,
+			desired: set(func(s *resource.Set) {
+				ct := dnsCT()
+				ct.Unprivileged = ptr(false)
+				s.Containers["dns"] = ct
+			}),
+			observed: cluster(guest(resource.KindContainer, 200, "dns", "running", "pmpc", dnsCfg())),
+			opts:     Options{AllowReplace: allow},
+		}
+	}
+	add(replaced("replace", true))
+	add(replaced("replace_not_allowed", false))
+	// Recreating a container needs the template it is made from, which
+	// PVE does not keep: an imported container cannot be replaced.
+	add(testCase{name: "replace_without_ostemplate",
 		desired: set(func(s *resource.Set) {
 			ct := dnsCT()
-			ct.Unprivileged = ptr(false)
+			ct.Unprivileged, ct.OSTemplate = ptr(false), ""
 			s.Containers["dns"] = ct
 		}),
 		observed: cluster(guest(resource.KindContainer, 200, "dns", "running", "pmpc", dnsCfg())),
+		opts:     Options{AllowReplace: true},
 	})
 
 	// Drift: someone edited the live VM (memory, a hookscript added by hand).

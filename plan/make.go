@@ -914,6 +914,14 @@ func (b *builder) planReplace(d *def, c *Change, by []string) *Change {
 		b.errorf(d.addr, "%s forces replacing vmid %d, but it is protected (protection: 1); unset protection first", strings.Join(by, ", "), g.VMID)
 		return nil
 	}
+	if d.ct != nil && d.ct.OSTemplate == "" {
+		b.errorf(d.addr, "%s forces replacing vmid %d, and recreating a container needs ostemplate (PVE does not keep the template a container was made from); set ostemplate, or make the change by hand (backup, then restore with the new setting)", strings.Join(by, ", "), g.VMID)
+		return nil
+	}
+	if !b.opts.AllowReplace {
+		b.errorf(d.addr, "%s cannot change after creation: vmid %d would be destroyed with its disks and created again; pass --allow-replace to plan and apply that, or revert the change", strings.Join(by, ", "), g.VMID)
+		return nil
+	}
 	c.Action, c.Disruption = ActionReplace, DisruptionReplace
 	c.Reason = strings.Join(by, ", ") + " cannot change after creation: the guest is destroyed and created again"
 	var ops []Op

@@ -21,6 +21,11 @@ type Options struct {
 	// PVE keeps pending until the next restart (--allow-restart). Without
 	// it such changes are planned as pending and the guest is not restarted.
 	AllowRestart bool
+	// AllowReplace lets a plan destroy and recreate a guest whose change
+	// PVE cannot make in place (--allow-replace). Replacing loses the
+	// guest's disks, so without it such a change is a plan error that says
+	// which field forces it.
+	AllowReplace bool
 	// PurgeDisks removes disks that left a definition for good instead of
 	// detaching them (they would become unusedN).
 	PurgeDisks bool

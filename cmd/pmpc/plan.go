@@ -32,12 +32,16 @@ type planOptions struct {
 type planFlags struct {
 	prune        bool
 	allowRestart bool
+	allowReplace bool
+	purgeDisks   bool
 }
 
 func (o *planFlags) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&o.prune, "prune", false, "delete pmpc-tagged guests that left the workspace")
 	f.BoolVar(&o.allowRestart, "allow-restart", false, "restart running guests to apply changes PVE keeps pending")
+	f.BoolVar(&o.allowReplace, "allow-replace", false, "destroy and recreate guests whose change PVE cannot make in place (their disks are lost)")
+	f.BoolVar(&o.purgeDisks, "purge-disks", false, "destroy disks removed from a definition instead of detaching them as unusedN")
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -53,8 +57,9 @@ its pool, and how disruptive each change is:
   live     applied to the running guest at once (hot-plug)
   pending  PVE keeps it pending until the guest's next restart
   restart  pmpc restarts the guest to apply it (only with --allow-restart)
-  replace  the guest is destroyed and created again (the field that forces
-           it is named)
+  replace  the guest is destroyed with its disks and created again (the field
+           that forces it is named); only with --allow-replace, else the
+           plan has an error
 
 By default plan first refreshes the snapshot of the cluster (.pmpc/snapshot);
 with --refresh=false it plans from the snapshot alone, without contacting
@@ -153,6 +158,8 @@ func buildPlan(ctx context.Context, s *session, f planFlags, refresh bool, progr
 	p, err := plan.Make(desired, observed, plan.Options{
 		Prune:         f.prune || ws.Config.Prune,
 		AllowRestart:  f.allowRestart,
+		AllowReplace:  f.allowReplace,
+		PurgeDisks:    f.purgeDisks,
 		Protect:       ws.Config.Protect,
 		ResolveSecret: apply.ResolveSecretRef(ws.Root),
 		CompareSecret: func(addr resource.Address, key, value string) (known, same bool, err error) {
