@@ -36,7 +36,12 @@ type importOptions struct {
 func newImportCmd(g *globals) *cobra.Command {
 	o := &importOptions{}
 	cmd := &cobra.Command{
-		Use:   "import (--all | --kind vm|container|pool) [--node N] [--format cue|yaml]",
+		Use: "import (--all | --kind vm|container|pool) [--node N] [--format cue|yaml]",
+		Example: `  # adopt the whole cluster, then check that nothing would change
+  pmpc import --all && pmpc plan --detailed-exitcode
+
+  # only the containers on node pve2, as YAML
+  pmpc import --kind container --node pve2 --format yaml`,
 		Short: "Write definitions for live guests and pools the workspace does not define",
 		Long: `Import writes a definition for every live guest (and pool) that the
 workspace does not define yet, one file each:

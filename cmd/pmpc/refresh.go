@@ -23,7 +23,12 @@ type refreshOptions struct {
 func newRefreshCmd(g *globals) *cobra.Command {
 	o := &refreshOptions{}
 	cmd := &cobra.Command{
-		Use:   "refresh",
+		Use: "refresh",
+		Example: `  # read what changed since the last refresh
+  pmpc refresh
+
+  # read every guest's config, e.g. after editing guests in the web GUI
+  pmpc refresh --full`,
 		Short: "Read the live cluster into the snapshot",
 		Long: `Refresh reads the live cluster into the workspace's snapshot
 (.pmpc/snapshot), a cache of what the cluster looked like that plan, import

@@ -13,7 +13,12 @@ func init() { register(newUnlockCmd) }
 func newUnlockCmd(g *globals) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "unlock [--force]",
+		Use: "unlock [--force]",
+		Example: `  # clear a lock whose holder is gone (pmpc checks the PID on this host)
+  pmpc unlock
+
+  # clear a lock held from another host or a CI runner that died
+  pmpc unlock --force`,
 		Short: "Clear an apply lock left behind",
 		Long: `Unlock clears the apply lock of a workspace that a dead apply left behind: the
 local lock (.pmpc/apply.lock) and, when the repository has a remote named
