@@ -113,7 +113,10 @@ func disruptionText(d Disruption) string {
 	return ""
 }
 
-type palette struct{ on bool }
+// palette styles the text of a change: on adds ANSI colours (a terminal);
+// split writes an in-place update as a "-" line with the old value and a
+// "+" line with the new one, which diff highlighting (markdown) colours.
+type palette struct{ on, split bool }
 
 func (p palette) wrap(code, s string) string {
 	if !p.on {
@@ -244,19 +247,24 @@ func writeChange(b *strings.Builder, c *Change, pal palette) {
 			b.WriteString("        EOT\n")
 			continue
 		}
-		var val string
-		switch fs {
-		case "+":
-			val = strconv.Quote(f.After)
-		case "-":
-			val = strconv.Quote(f.Before)
+		quote := func(v string) string {
+			if f.Sensitive && v == sensitiveText {
+				return v
+			}
+			return strconv.Quote(v)
+		}
+		lhs := name + strings.Repeat(" ", width-len(name)) + " = "
+		switch {
+		case fs == "+":
+			b.WriteString("      " + pal.sym(fs) + " " + lhs + quote(f.After) + cm + "\n")
+		case fs == "-":
+			b.WriteString("      " + pal.sym(fs) + " " + lhs + quote(f.Before) + cm + "\n")
+		case pal.split:
+			b.WriteString("      - " + lhs + quote(f.Before) + "\n")
+			b.WriteString("      + " + lhs + quote(f.After) + cm + "\n")
 		default:
-			val = strconv.Quote(f.Before) + " -> " + strconv.Quote(f.After)
+			b.WriteString("      " + pal.sym(fs) + " " + lhs + quote(f.Before) + " -> " + quote(f.After) + cm + "\n")
 		}
-		if f.Sensitive {
-			val = strings.ReplaceAll(val, strconv.Quote(sensitiveText), sensitiveText)
-		}
-		b.WriteString("      " + pal.sym(fs) + " " + name + strings.Repeat(" ", width-len(name)) + " = " + val + cm + "\n")
 	}
 	b.WriteString("    }\n\n")
 }
@@ -309,7 +317,7 @@ func writeUnmanaged(b *strings.Builder, us []Unmanaged) {
 type textView struct{ color bool }
 
 func (v *textView) Render(w io.Writer, p *Plan) error {
-	pal := palette{v.color}
+	pal := palette{on: v.color}
 	var b strings.Builder
 	s := p.Summary()
 	switch {
@@ -406,7 +414,7 @@ func (v *markdownView) Render(w io.Writer, p *Plan) error {
 		for i := range p.Changes {
 			c := &p.Changes[i]
 			var body strings.Builder
-			writeChange(&body, c, palette{})
+			writeChange(&body, c, palette{split: true})
 			text := diffGutter(strings.TrimRight(body.String(), "\n"))
 			fence := "```"
 			for strings.Contains(text, fence) {
