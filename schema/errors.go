@@ -22,6 +22,9 @@ type Error struct {
 	// It may be empty (syntax errors).
 	Path string
 	Msg  string
+	// Detail is CUE's own wording of the problem when Msg says it in other
+	// words (e.g. the raw constraint), for debugging; it is not printed.
+	Detail string
 }
 
 // String prints the error as "file:line:col: path: message".
@@ -99,7 +102,9 @@ func (e *Errors) err() error {
 		}
 		return 0
 	})
-	e.List = slices.Compact(e.List)
+	e.List = slices.CompactFunc(e.List, func(a, b Error) bool {
+		return a.File == b.File && a.Line == b.Line && a.Col == b.Col && a.Path == b.Path && a.Msg == b.Msg
+	})
 	return e
 }
 
@@ -115,17 +120,34 @@ func posOf(p token.Pos) (string, int, int) {
 	return filepath.ToSlash(p.Filename()), p.Line(), p.Column()
 }
 
+// cueErr is a CUE error on its way to an Error.
+type cueErr struct {
+	x      Error
+	path   []string // unquoted labels
+	raw    string   // CUE's message
+	suffix string   // " (constraint at ...)"
+	// given and want are set when a disjunction's alternatives are merged.
+	given string
+	want  []string
+	drop  bool
+}
+
 // ErrorsFromCUE converts a CUE error into positioned errors. Among an
 // error's positions it picks the first one in a user file; when there is
 // none, fallback (may be nil) is asked for a position by field path.
-// Messages about secrets never repeat the value.
+// Messages say in words what a field of pmpc's schema wants (CUE's own
+// wording is kept in Detail). Messages about secrets never repeat the
+// value.
 func ErrorsFromCUE(err error, fallback func(path []string) (string, int, int)) []Error {
-	var out []Error
+	var list []*cueErr
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
 		path := e.Path()
-		x := Error{Path: joinPath(path), Msg: msg}
+		ce := &cueErr{x: Error{Path: joinPath(path)}, raw: msg}
+		for _, p := range path {
+			ce.path = append(ce.path, unquote(p))
+		}
 		// Prefer the position in the file that defines the resource; name
 		// a constraint from another file (a policy) in the message.
 		home := ""
@@ -151,65 +173,89 @@ func ErrorsFromCUE(err error, fallback func(path []string) (string, int, int)) [
 			pick = 0
 		}
 		if pick >= 0 {
-			x.File, x.Line, x.Col = user[pick].File, user[pick].Line, user[pick].Col
+			ce.x.File, ce.x.Line, ce.x.Col = user[pick].File, user[pick].Line, user[pick].Col
 			for _, u := range user {
-				if u.File != x.File {
-					msg += fmt.Sprintf(" (constraint at %s:%d:%d)", u.File, u.Line, u.Col)
-					x.Msg = msg
+				if u.File != ce.x.File {
+					ce.suffix = fmt.Sprintf(" (constraint at %s:%d:%d)", u.File, u.Line, u.Col)
 					break
 				}
 			}
 		} else if fallback != nil {
-			x.File, x.Line, x.Col = fallback(path)
+			ce.x.File, ce.x.Line, ce.x.Col = fallback(path)
 		}
-		x.Msg = rewriteMessage(path, x.Msg)
+		list = append(list, ce)
+	}
+	mergeDisjunctions(list)
+	s := schemaShape()
+	var out []Error
+	for _, ce := range list {
+		if ce.drop {
+			continue
+		}
+		x := ce.x
+		if ce.want != nil {
+			x.Msg = s.disjunctionMessage(ce)
+		} else {
+			x.Msg = s.rewriteMessage(ce.path, ce.raw)
+		}
+		x.Msg += ce.suffix
+		if x.Msg != ce.raw+ce.suffix {
+			x.Detail = ce.raw + ce.suffix
+		}
 		out = append(out, x)
 	}
-	return mergeDisjunctions(out)
+	return out
 }
 
 var (
-	emptyDisjRE = regexp.MustCompile(`^[0-9]+ errors in empty disjunction:?$`)
-	conflictRE  = regexp.MustCompile(`^conflicting values (.+?) and (.+?)( \(mismatched types .*\))?$`)
-	boundRE     = regexp.MustCompile(`^invalid value (.+) \(out of bound (.+)\)$`)
+	emptyDisjRE  = regexp.MustCompile(`^[0-9]+ errors in empty disjunction:?$`)
+	conflictRE   = regexp.MustCompile(`^conflicting values (.+?) and (.+?)( \(mismatched types (\S+) and (\S+)\))?$`)
+	boundRE      = regexp.MustCompile(`^invalid value (.+) \(out of bound (.+)\)$`)
+	numBoundRE   = regexp.MustCompile(`^(>=|<=|>|<)(-?[0-9][0-9_.]*)$`)
+	incompleteRE = regexp.MustCompile(`^incomplete value (.+)$`)
+	maxRunesRE   = regexp.MustCompile(`^invalid value .* \(does not satisfy strings\.MaxRunes\(([0-9]+)\)\)$`)
 )
 
 // mergeDisjunctions replaces CUE's report of a value that matches no
 // alternative ("2 errors in empty disjunction" plus one error per
 // alternative) by one error that lists the alternatives.
-func mergeDisjunctions(list []Error) []Error {
-	byPath := map[string][]int{}
-	for i, e := range list {
-		byPath[e.Path] = append(byPath[e.Path], i)
+func mergeDisjunctions(list []*cueErr) {
+	byPath := map[string][]*cueErr{}
+	var paths []string
+	for _, e := range list {
+		if _, ok := byPath[e.x.Path]; !ok {
+			paths = append(paths, e.x.Path)
+		}
+		byPath[e.x.Path] = append(byPath[e.x.Path], e)
 	}
-	drop := map[int]bool{}
-	for _, idx := range byPath {
-		head := -1
-		for _, i := range idx {
-			if emptyDisjRE.MatchString(list[i].Msg) {
-				head = i
+	for _, p := range paths {
+		group := byPath[p]
+		var head *cueErr
+		for _, e := range group {
+			if emptyDisjRE.MatchString(e.raw) {
+				head = e
 			}
 		}
-		if head < 0 {
+		if head == nil {
 			continue
 		}
 		var parts [][]string
 		count := map[string]int{}
 		var order []string
-		var subs []int
-		for _, i := range idx {
-			if i == head {
+		var subs []*cueErr
+		for _, e := range group {
+			if e == head {
 				continue
 			}
 			var p []string
-			if m := conflictRE.FindStringSubmatch(list[i].Msg); m != nil {
+			if m := conflictRE.FindStringSubmatch(e.raw); m != nil {
 				p = []string{m[1], m[2]}
-			} else if m := boundRE.FindStringSubmatch(list[i].Msg); m != nil {
+			} else if m := boundRE.FindStringSubmatch(e.raw); m != nil {
 				p = []string{m[1], m[2]}
 			} else {
 				continue
 			}
-			subs = append(subs, i)
+			subs = append(subs, e)
 			parts = append(parts, p)
 			for _, t := range p {
 				if count[t] == 0 {
@@ -226,7 +272,7 @@ func mergeDisjunctions(list []Error) []Error {
 			}
 		}
 		if given == "" {
-			drop[head] = len(subs) > 0
+			head.drop = len(subs) > 0
 			continue
 		}
 		var want []string
@@ -235,30 +281,62 @@ func mergeDisjunctions(list []Error) []Error {
 				want = append(want, t)
 			}
 		}
-		x := list[subs[0]]
-		x.Msg = fmt.Sprintf("invalid value %s (want %s)", given, strings.Join(want, " or "))
-		list[head] = x
-		for _, i := range subs {
-			drop[i] = true
+		x := subs[0]
+		head.x.File, head.x.Line, head.x.Col = x.x.File, x.x.Line, x.x.Col
+		head.suffix = x.suffix
+		head.given, head.want = given, want
+		head.raw = fmt.Sprintf("invalid value %s (want %s)", given, strings.Join(want, " or "))
+		for _, e := range subs {
+			e.drop = true
 		}
 	}
-	out := list[:0]
-	for i, e := range list {
-		if !drop[i] {
-			out = append(out, e)
-		}
+}
+
+// disjunctionMessage says which alternatives a value failed, in words.
+func (s *shape) disjunctionMessage(ce *cueErr) string {
+	if secretPath(ce.path) {
+		return secretHelp
 	}
-	return out
+	f := s.lastField(ce.path)
+	want := make([]string, 0, len(ce.want))
+	for _, t := range ce.want {
+		switch {
+		case strings.HasPrefix(t, "=~"):
+			if w, ok := s.words(f, t); ok {
+				t = w
+			}
+		case kindWords[t] != "":
+			t = kindWords[t]
+		}
+		want = append(want, t)
+	}
+	return fmt.Sprintf("invalid value %s: want %s", shorten(ce.given), joinOr(want))
+}
+
+// kindWords name CUE's kinds.
+var kindWords = map[string]string{
+	"int":    "a whole number",
+	"float":  "a number",
+	"number": "a number",
+	"string": "a string",
+	"bool":   "true or false",
+	"struct": "a mapping of fields",
+	"list":   "a list",
+}
+
+// shorten cuts a long value for a message.
+func shorten(v string) string {
+	if r := []rune(v); len(r) > 60 {
+		return string(r[:57]) + "…"
+	}
+	return v
 }
 
 // joinPath prints a field path as users write it: vm.web-01.cores.
 func joinPath(p []string) string {
 	parts := make([]string, 0, len(p))
 	for _, s := range p {
-		if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-			s = s[1 : len(s)-1]
-		}
-		parts = append(parts, s)
+		parts = append(parts, unquote(s))
 	}
 	return strings.Join(parts, ".")
 }
@@ -266,17 +344,90 @@ func joinPath(p []string) string {
 // secretHelp is what a literal secret is told to do instead.
 const secretHelp = `secrets must be references, not values: write "env:NAME" to read the environment variable NAME or "file:PATH" to read a file (relative to the workspace root)`
 
-// rewriteMessage makes CUE's wording speak in the user's terms.
-func rewriteMessage(path []string, msg string) string {
-	if len(path) > 0 && (path[len(path)-1] == "password" || path[len(path)-1] == "token") {
+func secretPath(path []string) bool {
+	return len(path) > 0 && (path[len(path)-1] == "password" || path[len(path)-1] == "token")
+}
+
+// rewriteMessage makes CUE's wording speak in the user's terms: what the
+// field wants, in words, for the fields of pmpc's schema.
+func (s *shape) rewriteMessage(path []string, msg string) string {
+	if secretPath(path) {
 		// Never echo what may be a literal password.
 		if strings.Contains(msg, "=~\"^(env|file):.+\"") || strings.HasPrefix(msg, "conflicting values") || strings.HasPrefix(msg, "invalid value") {
 			return secretHelp
 		}
 	}
+	defs := len(path) > 0 && s.root.fields[path[0]] != nil
 	switch {
 	case msg == "field is required but not present":
+		if defs {
+			if f, _ := s.lookup(path); f != nil {
+				return missingField(f)
+			}
+		}
 		return "required field is missing"
+	case msg == "field not allowed":
+		if defs && len(path) > 1 {
+			if _, n := s.lookup(path[:len(path)-1]); n.isStruct() {
+				return unknownField(n, path[len(path)-1])
+			}
+		}
+		return msg
+	}
+	var f *sfield
+	var n *snode
+	if defs {
+		f, n = s.lookup(path)
+	}
+	wf := f
+	if wf == nil && defs {
+		wf = s.lastField(path)
+	}
+	if m := maxRunesRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("too long: want at most %s characters", m[1])
+	}
+	if m := boundRE.FindStringSubmatch(msg); m != nil {
+		val, b := shorten(m[1]), m[2]
+		if strings.HasPrefix(b, "=~") {
+			if w, ok := s.words(wf, b); ok {
+				return fmt.Sprintf("invalid value %s: want %s", val, w)
+			}
+			return msg
+		}
+		if bm := numBoundRE.FindStringSubmatch(b); bm != nil {
+			return fmt.Sprintf("invalid value %s: %s", val, s.boundWords(wf, n, bm[1], bm[2]))
+		}
+		if b == `!=""` {
+			return `an empty string is not allowed here; set a value or remove the field`
+		}
+		return msg
+	}
+	if m := conflictRE.FindStringSubmatch(msg); m != nil && m[3] == "" {
+		return msg + "; the field is given two different values, keep one"
+	}
+	if m := incompleteRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("no value given, only the constraint %s; set a concrete value", m[1])
+	}
+	if m := conflictRE.FindStringSubmatch(msg); m != nil && m[3] != "" && n != nil {
+		k := s.kindOf(n)
+		val := ""
+		switch {
+		case k != "" && kindMatches(k, m[4]) && !kindMatches(k, m[5]):
+			val = m[2]
+		case k != "" && kindMatches(k, m[5]) && !kindMatches(k, m[4]):
+			val = m[1]
+		}
+		if w := s.want(wf, n); val != "" && w != "" {
+			return fmt.Sprintf("invalid value %s: want %s", shorten(val), w)
+		}
 	}
 	return msg
+}
+
+// kindMatches says whether CUE's kind name is the schema's kind.
+func kindMatches(schema, cue string) bool {
+	if schema == "number" {
+		return cue == "int" || cue == "float" || cue == "number"
+	}
+	return schema == cue
 }

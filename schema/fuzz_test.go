@@ -15,6 +15,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"vm": {"web-01": {"node": "pve1", "disks": {"scsi0": {"size": "8G"}}}}}`), uint8(2))
 	f.Add([]byte("vm: [_]: {if pool != _|_ {memory?: <8}}\nvm: x: {node: \"a\", pool: \"p\"}\n"), uint8(0))
 	f.Add([]byte("- a\n---\nb: 1\n"), uint8(1))
+	f.Add([]byte("vm:\n  Web_1:\n    cores: 0\n    colour: red\n    disks:\n      scsi0: {size: 10X}\n    networks:\n      net40: {model: virtio}\n      net0: {bridge: vmbr0}\n"), uint8(1))
+	f.Add([]byte(`{"vm": {"0": {}}}`), uint8(0))
 	f.Add([]byte("import \"strings\"\nvm: x: node: strings.ToLower(\"A\")\n"), uint8(0))
 	exts := []string{".cue", ".yaml", ".json"}
 	dir := f.TempDir()

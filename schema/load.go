@@ -202,7 +202,7 @@ func (f *file) parse() {
 		if err == nil {
 			for _, d := range syn.Decls {
 				if _, ok := d.(*ast.EmbedDecl); ok {
-					f.errs = []Error{{File: f.rel, Line: 1, Col: 1, Msg: "a definition file holds one YAML document, a mapping with vm, container or pool at its top level"}}
+					f.errs = []Error{{File: f.rel, Line: 1, Col: 1, Msg: "not one YAML mapping; a definition file holds one YAML document, a mapping with vm, container or pool at its top level"}}
 					return
 				}
 			}
@@ -214,7 +214,7 @@ func (f *file) parse() {
 			s, ok := x.(*ast.StructLit)
 			if !ok {
 				fl, l, c := posOf(x.Pos())
-				f.errs = []Error{{File: fl, Line: l, Col: c, Msg: "a definition file holds one JSON object with vm, container or pool at its top level"}}
+				f.errs = []Error{{File: fl, Line: l, Col: c, Msg: "not a JSON object; a definition file holds one JSON object with vm, container or pool at its top level"}}
 				return
 			}
 			syn = &ast.File{Filename: f.rel, Decls: s.Elts}
@@ -371,7 +371,7 @@ func (l *Loader) load(fs []*file, current *string) (*resource.Set, error) {
 				}
 			}
 			errs.add(Error{File: d.file, Line: d.line, Col: d.col, Path: a.String(),
-				Msg: fmt.Sprintf("defined more than once, also at %s: define a resource in one file only", strings.Join(also, ", "))})
+				Msg: fmt.Sprintf("defined more than once (also at %s); define a resource in one file only", strings.Join(also, ", "))})
 		}
 	}
 	origin := func(p []string) (string, int, int) {
@@ -397,13 +397,27 @@ func (l *Loader) load(fs []*file, current *string) (*resource.Set, error) {
 	if len(eval) > 0 {
 		*current = ""
 		v, verrs := evaluate(eval, origin)
-		errs.add(verrs...)
 		val = v
+		// Files are checked in Go as well, for what CUE leaves unsaid once
+		// a file has a value error: unknown fields (in the regular fields
+		// every file writes literally) and, in plain files without
+		// policies, missing required fields and invalid names. CUE's report
+		// of the same problem is then dropped.
+		var mine, unknown []Error
 		for _, f := range eval {
-			if f.plain != nil {
-				errs.add(topLevelErrors(f)...)
+			*current = f.rel
+			unknown = append(unknown, f.checkShape()...)
+			if f.plain == nil {
+				continue
+			}
+			mine = append(mine, topLevelErrors(f)...)
+			if len(policies) == 0 {
+				mine = append(mine, f.checkValues(l.Defaults.Node != "")...)
 			}
 		}
+		mine = append(mine, unknown...)
+		errs.add(mine...)
+		errs.add(withoutRepeats(verrs, mine, unknown)...)
 		if full {
 			errs.add(valueTopLevelErrors(val)...)
 		}
@@ -522,6 +536,44 @@ func evaluate(fs []*file, origin func([]string) (string, int, int)) (cue.Value, 
 	return v, out
 }
 
+// withoutRepeats drops the errors of list that mine reports too (the same
+// file, path and message, perhaps at another position) and those inside a
+// field that unknown reports as not allowed.
+func withoutRepeats(list, mine, unknown []Error) []Error {
+	if len(mine) == 0 {
+		return list
+	}
+	type key struct{ file, path, msg string }
+	seen := make(map[key]bool, len(mine))
+	for _, e := range mine {
+		seen[key{e.File, e.Path, e.Msg}] = true
+	}
+	type place struct{ file, path string }
+	gone := make(map[place]bool, len(unknown))
+	for _, e := range unknown {
+		gone[place{e.File, e.Path}] = true
+	}
+	out := list[:0:0]
+	for _, e := range list {
+		if seen[key{e.File, e.Path, e.Msg}] {
+			continue
+		}
+		inside := false
+		for p := e.Path; !inside; {
+			i := strings.LastIndexByte(p, '.')
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+			inside = gone[place{e.File, p}]
+		}
+		if !inside {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // kindNames is how errors name the allowed top-level fields.
 const kindNames = "vm, container and pool"
 
@@ -538,9 +590,22 @@ func topLevelErrors(f *file) []Error {
 			fl = f.rel
 		}
 		out = append(out, Error{File: fl, Line: l, Col: c, Path: t.name,
-			Msg: "field not allowed: the top level of a definition file holds " + kindNames})
+			Msg: topLevelMessage(t.name)})
 	}
 	return out
+}
+
+// topLevelMessage is the message for a top-level field that is not a kind.
+func topLevelMessage(name string) string {
+	msg := "field not allowed: the top level of a definition file holds " + kindNames
+	kinds := make([]string, len(resource.Kinds))
+	for i, k := range resource.Kinds {
+		kinds[i] = string(k)
+	}
+	if s := closest(strings.TrimSuffix(strings.ToLower(name), "s"), kinds); s != "" {
+		msg += "; did you mean " + s + "?"
+	}
+	return msg
 }
 
 // valueTopLevelErrors reports regular top-level fields that are not a kind.
@@ -557,7 +622,7 @@ func valueTopLevelErrors(v cue.Value) []Error {
 		}
 		fl, l, c := posOf(it.Value().Pos())
 		out = append(out, Error{File: fl, Line: l, Col: c, Path: name,
-			Msg: "field not allowed: the top level of a definition file holds " + kindNames})
+			Msg: topLevelMessage(name)})
 	}
 	return out
 }
@@ -645,6 +710,29 @@ func decodePlain(f *file, e *cacheEntry, set *resource.Set) error {
 	return nil
 }
 
+// userPos returns a position of v in a user's file: v's own, else that of
+// one of its fields (down to depth levels), else none. A value built from
+// an embedded struct or a comprehension may have its first position in the
+// schema, where no error may point.
+func userPos(v cue.Value, depth int) (string, int, int) {
+	if fl, l, c := posOf(v.Pos()); fl != "" && !strings.HasPrefix(fl, "pmpc:") {
+		return fl, l, c
+	}
+	if depth == 0 {
+		return "", 0, 0
+	}
+	it, err := v.Fields(cue.Optional(false))
+	if err != nil {
+		return "", 0, 0
+	}
+	for it.Next() {
+		if fl, l, c := userPos(it.Value(), depth-1); fl != "" {
+			return fl, l, c
+		}
+	}
+	return "", 0, 0
+}
+
 // decodeValue decodes every resource from an evaluated value and files
 // each under the cache entry of its origin.
 func decodeValue(v cue.Value, set *resource.Set, entries map[string]*cacheEntry) error {
@@ -670,7 +758,7 @@ func decodeValue(v cue.Value, set *resource.Set, entries map[string]*cacheEntry)
 			a := resource.Address{Kind: k, Name: name}
 			o, ok := set.Origins[a]
 			if !ok {
-				fl, l, c := posOf(it.Value().Pos())
+				fl, l, c := userPos(it.Value(), 3)
 				o = resource.Origin{File: fl, Line: l, Col: c}
 				set.Origins[a] = o
 			}
@@ -686,46 +774,33 @@ func decodeValue(v cue.Value, set *resource.Set, entries map[string]*cacheEntry)
 	return nil
 }
 
-var (
-	keyRE  = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$`)
-	dnsRE  = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$`)
-	poolRE = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,2}$`)
-)
-
 // checkNames checks resource keys and fills the names that default to
 // them.
 func checkNames(set *resource.Set) []Error {
 	var out []Error
 	bad := func(a resource.Address, msg string) {
+		if msg == "" {
+			return
+		}
 		o := set.Origins[a]
 		out = append(out, Error{File: o.File, Line: o.Line, Col: o.Col, Path: a.String(), Msg: msg})
 	}
 	for n, vm := range set.VMs {
-		a := resource.Address{Kind: resource.KindVM, Name: n}
-		switch {
-		case !keyRE.MatchString(n):
-			bad(a, "invalid name: use letters, digits, '.', '-' and '_', starting and ending with a letter or digit")
-		case vm.Name == "" && !dnsRE.MatchString(n):
-			bad(a, "the VM name defaults to its key, which is not a DNS name: rename the key or set name")
-		case vm.Name == "":
+		msg := nameProblem(string(resource.KindVM), n, vm.Name != "")
+		bad(resource.Address{Kind: resource.KindVM, Name: n}, msg)
+		if msg == "" && vm.Name == "" {
 			vm.Name = n
 		}
 	}
 	for n, ct := range set.Containers {
-		a := resource.Address{Kind: resource.KindContainer, Name: n}
-		switch {
-		case !keyRE.MatchString(n):
-			bad(a, "invalid name: use letters, digits, '.', '-' and '_', starting and ending with a letter or digit")
-		case ct.Hostname == "" && !dnsRE.MatchString(n):
-			bad(a, "the hostname defaults to the container's key, which is not a DNS name: rename the key or set hostname")
-		case ct.Hostname == "":
+		msg := nameProblem(string(resource.KindContainer), n, ct.Hostname != "")
+		bad(resource.Address{Kind: resource.KindContainer, Name: n}, msg)
+		if msg == "" && ct.Hostname == "" {
 			ct.Hostname = n
 		}
 	}
 	for n := range set.Pools {
-		if !poolRE.MatchString(n) {
-			bad(resource.Address{Kind: resource.KindPool, Name: n}, "invalid pool id: use letters, digits, '.', '-' and '_' (up to three levels joined by '/')")
-		}
+		bad(resource.Address{Kind: resource.KindPool, Name: n}, nameProblem(string(resource.KindPool), n, false))
 	}
 	return out
 }
@@ -752,8 +827,7 @@ func (d Defaults) apply(set *resource.Set) []Error {
 	var out []Error
 	noNode := func(a resource.Address) {
 		o := set.Origins[a]
-		out = append(out, Error{File: o.File, Line: o.Line, Col: o.Col, Path: a.String() + ".node",
-			Msg: "required field is missing (or set defaults.node in pmpc.cue)"})
+		out = append(out, Error{File: o.File, Line: o.Line, Col: o.Col, Path: a.String() + ".node", Msg: missingNode})
 	}
 	for n, vm := range set.VMs {
 		if vm.Node == "" {

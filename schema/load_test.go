@@ -104,7 +104,7 @@ func TestLoadErrorsAreTyped(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("err = %T %v, want *Errors", err, err)
 	}
-	if want := "a.cue:1:30: vm.x.cores: invalid value 0 (out of bound >=1)"; err.Error() != want {
+	if want := "a.cue:1:30: vm.x.cores: invalid value 0: want at least 1"; err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 }
@@ -152,7 +152,7 @@ func TestLoadCacheIsIncremental(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "vms/c.cue"), []byte("vm: c: {node: \"pve1\", cores: 1}\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "policy.cue"), []byte("vm: [_]: cores?: >=2\n"), 0o644)
 	_, err = l.Load(append(names, "policy.cue"))
-	if err == nil || strings.Count(err.Error(), "out of bound >=2") != 4 {
+	if err == nil || strings.Count(err.Error(), "want at least 2 (constraint at policy.cue") != 4 {
 		t.Fatalf("err = %v, want all four VMs rejected by the policy", err)
 	}
 }
