@@ -15,7 +15,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 ignores) together with pmpc.cue, checks them against pmpc's embedded schema
 and the workspace's own CUE policies, and reports every problem found as
 
-  path/file.cue:LINE:COL: vm.web-01.cores: invalid value 0 (out of bound >=1)
+  path/file.cue:LINE:COL: vm.web-01.cores: invalid value 0: want at least 1
 
 with paths relative to the workspace root. It prints nothing when the
 definitions are valid. It does not contact the cluster.
