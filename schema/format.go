@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/parser"
 	"gopkg.in/yaml.v3"
 )
 
@@ -22,7 +23,13 @@ import (
 func Format(name string, src []byte) ([]byte, error) {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".cue":
-		out, err := format.Source(src, format.Simplify())
+		// Parse under the file's name first, so a syntax error carries
+		// file:line:col; format.Source would report it without a position.
+		f, err := parser.ParseFile(name, src, parser.ParseComments)
+		if err != nil {
+			return nil, NewErrors(syntaxErrors(name, err))
+		}
+		out, err := format.Node(f, format.Simplify())
 		if err != nil {
 			return nil, NewErrors(syntaxErrors(name, err))
 		}
