@@ -37,6 +37,9 @@ type Client interface {
 	WaitTask(ctx context.Context, upid string) error
 	// FindGuest reports the guest with vmid, if any exists in the cluster.
 	FindGuest(ctx context.Context, vmid int) (GuestInfo, bool, error)
+	// ConfigDigest returns the digest of a guest's config as PVE reports it
+	// now (an error wrapping ErrNotFound when it does not exist).
+	ConfigDigest(ctx context.Context, kind resource.Kind, node string, vmid int) (string, error)
 }
 
 // GuestInfo is what recovery needs to know about a live guest.

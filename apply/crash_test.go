@@ -18,6 +18,7 @@ import (
 	"github.com/pmpc-dev/pmpc/proxmox"
 	"github.com/pmpc-dev/pmpc/proxmox/sim"
 	"github.com/pmpc-dev/pmpc/resource"
+	"github.com/pmpc-dev/pmpc/workspace"
 )
 
 // TestMain lets the test binary act as an applying child process for the
@@ -49,16 +50,32 @@ func applyChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if root := os.Getenv("PMPC_LOCK_ROOT"); root != "" {
+		// Held until the process dies, as pmpc apply holds it.
+		if _, err := workspace.AcquireLock(context.Background(), root, workspace.LockInfo{Who: "child"}, workspace.LockOptions{NoRemote: true}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 	j, err := apply.OpenJournal(os.Getenv("PMPC_JOURNAL"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer j.Close()
-	_, err = apply.Run(context.Background(), p, apply.Options{Client: pveclient.New(c), Journal: j, Parallelism: 2, Progress: os.Stdout})
+	var cl apply.Client = pveclient.New(c)
+	at := os.Getenv("PMPC_KILL_AT")
+	if at != "" {
+		cl = &killingClient{Client: cl, at: at}
+	}
+	_, err = apply.Run(context.Background(), p, apply.Options{Client: cl, Journal: j, Parallelism: 2, Progress: os.Stdout,
+		Retry: apply.Backoff{Attempts: 6, Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if at == "after-run" {
+		die() // the record is finished but neither committed nor marked audited
 	}
 	return 0
 }

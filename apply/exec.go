@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,8 +52,11 @@ func (r *runner) execChange(ctx context.Context, i int) {
 	r.progressf("%s: %s%s ...", c.Address, c.Action, where(x))
 	r.noteJournal(r.journalChange(i))
 
-	var err error
+	err := r.checkDigest(ctx, x)
 	for oi, op := range c.Ops {
+		if err != nil {
+			break
+		}
 		or := OpRecord{Kind: op.Kind}
 		opStart := time.Now()
 		err = r.execOp(ctx, x, oi, op, &or)
@@ -96,7 +100,19 @@ func (r *runner) execChange(ctx context.Context, i int) {
 		if cr.Result == ResultRefused {
 			cr.Error = fmt.Sprintf("%s changed since the plan was made; run pmpc plan again (%v)", c.Address, err)
 		}
-		r.progressf("%s: %s after %s: %s", c.Address, cr.Result, shortDur(time.Since(start)), firstLine(cr.Error))
+		if cr.Result == ResultFailed && errors.Is(err, ErrLockTimeout) {
+			cr.Error += "\n" + lockHint(x, guestLock(cr.Error))
+		}
+		msg, more, _ := strings.Cut(cr.Error, "\n")
+		r.progressf("%s: %s after %s: %s", c.Address, cr.Result, shortDur(time.Since(start)), msg)
+		// What follows the first line (a failed task's log tail) is said
+		// too, each line under the change's address: the progress of
+		// parallel changes interleaves.
+		if cr.Result == ResultFailed && more != "" {
+			for _, l := range strings.Split(more, "\n") {
+				r.progressf("%s:   %s", c.Address, l)
+			}
+		}
 	}
 	r.noteJournal(r.journalChange(i))
 }
@@ -284,14 +300,56 @@ func (r *runner) call(ctx context.Context, x *changeExec, in Intent, or *OpRecor
 }
 
 // retryable reports whether err is a guest lock that may clear: PVE's file
-// lock timeout, or a task that failed on a lock.
+// lock timeout, or a task that failed on a lock. A lock held for minutes or
+// until someone acts (see longLocks) is not waited for.
 func retryable(err error) bool {
+	if longLocks[guestLock(err.Error())] {
+		return false
+	}
 	if errors.Is(err, ErrLockTimeout) {
 		return true
 	}
 	var tf *TaskFailure
 	if errors.As(err, &tf) {
 		return strings.Contains(tf.ExitStatus, "got timeout") || strings.Contains(tf.ExitStatus, "is locked (")
+	}
+	return false
+}
+
+// checkDigest makes sure the guest is as the plan saw it before a change
+// whose first operation sends no digest (a stop or destroy of a prune or
+// a replace, a power action): only a config write or resize carries the
+// digest to PVE, and only the first one can (the change's own writes move
+// it), so without this check a guest edited since the plan was reviewed
+// would be stopped or destroyed all the same.
+func (r *runner) checkDigest(ctx context.Context, x *changeExec) error {
+	c := x.c
+	if c.Digest == "" || x.kind == "" || x.vmid == 0 || len(c.Ops) == 0 {
+		return nil
+	}
+	if k := c.Ops[0].Kind; k == plan.OpConfig || k == plan.OpResize {
+		return nil // PVE checks the digest sent with it
+	}
+	if !slices.ContainsFunc(c.Ops, disruptive) {
+		return nil // a start harms nothing an edit made
+	}
+	d, err := r.opts.Client.ConfigDigest(ctx, x.kind, x.node, x.vmid)
+	if err != nil {
+		return fmt.Errorf("%s: read its config digest: %w", c.Address, err)
+	}
+	if d != c.Digest {
+		return fmt.Errorf("config digest is now %.12s, the plan saw %.12s: %w", d, c.Digest, ErrDigestMismatch)
+	}
+	return nil
+}
+
+// disruptive reports whether op stops or destroys a guest.
+func disruptive(op plan.Op) bool {
+	switch op.Kind {
+	case plan.OpDelete:
+		return true
+	case plan.OpPower:
+		return op.Power != "start" && op.Power != "resume"
 	}
 	return false
 }
@@ -335,9 +393,12 @@ func (r *runner) execOp(ctx context.Context, x *changeExec, oi int, op plan.Op, 
 			send["force"] = "1"
 		}
 		dg := x.digest(op)
-		return scrub(r.call(ctx, x, in, or, func() (string, error) {
-			return cl.UpdateConfig(ctx, x.kind, x.node, x.vmid, send, op.Delete, dg)
-		}, nil), params, op.Params)
+		// Scrubbed where the error arises: the journal and the retry
+		// progress see it before call returns.
+		return r.call(ctx, x, in, or, func() (string, error) {
+			upid, err := cl.UpdateConfig(ctx, x.kind, x.node, x.vmid, send, op.Delete, dg)
+			return upid, scrub(err, params, op.Params)
+		}, nil)
 	case plan.OpResize:
 		dg := x.digest(op)
 		return r.call(ctx, x, in, or, func() (string, error) {
@@ -493,7 +554,8 @@ func (r *runner) createOnce(ctx context.Context, x *changeExec, in Intent, op pl
 			x.vmid = vmid
 			in.VMID, in.Name, in.Attempt = vmid, name, base+idAttempt
 			err = r.sendCreate(ctx, x, &in, or, func() (string, error) {
-				return cl.CreateGuest(ctx, x.kind, x.node, vmid, params)
+				upid, err := cl.CreateGuest(ctx, x.kind, x.node, vmid, params)
+				return upid, scrub(err, params, op.Params)
 			})
 			if err == nil {
 				upid = in.UPID
@@ -504,7 +566,7 @@ func (r *runner) createOnce(ctx context.Context, x *changeExec, in Intent, op pl
 				r.progressf("%s: vmid %d was taken meanwhile; trying another", x.c.Address, vmid)
 				continue
 			}
-			return scrub(err, params, op.Params)
+			return err
 		}
 	}()
 	if err != nil {
@@ -527,7 +589,11 @@ func (r *runner) sendCreate(ctx context.Context, x *changeExec, in *Intent, or *
 			r.journalIntent(*in)
 			return nil
 		}
-		if errors.Is(err, ErrAmbiguous) {
+		// Ambiguous, or "already exists" (an earlier send whose answer was
+		// lost may have landed after the client's read-back): a guest with
+		// the chosen id and our name is ours. Taking another id would make
+		// a second guest of the same name.
+		if errors.Is(err, ErrAmbiguous) || errors.Is(err, ErrAlreadyExists) {
 			if g, ok, ferr := r.opts.Client.FindGuest(ctx, in.VMID); ferr == nil && ok && g.Name == in.Name {
 				in.State = intentSent
 				r.journalIntent(*in)
@@ -682,7 +748,8 @@ func (r *runner) cloneOnce(ctx context.Context, x *changeExec, in Intent, op pla
 			x.vmid = vmid
 			in.VMID, in.Name, in.Attempt = vmid, name, base+idAttempt
 			err = r.sendCreate(ctx, x, &in, or, func() (string, error) {
-				return cl.Clone(ctx, x.kind, srcNode, src, vmid, cloneParams)
+				upid, err := cl.Clone(ctx, x.kind, srcNode, src, vmid, cloneParams)
+				return upid, scrub(err, params, op.Params)
 			})
 			if err == nil {
 				upid = in.UPID
@@ -692,7 +759,7 @@ func (r *runner) cloneOnce(ctx context.Context, x *changeExec, in Intent, op pla
 				or.Retries++
 				continue
 			}
-			return scrub(err, params, op.Params)
+			return err
 		}
 	}()
 	if err != nil {
@@ -707,9 +774,10 @@ func (r *runner) cloneOnce(ctx context.Context, x *changeExec, in Intent, op pla
 	cfg := OpRecord{Kind: plan.OpConfig}
 	cin := Intent{Change: x.idx, Op: in.Op, Attempt: 1000, Address: in.Address, Kind: plan.OpConfig,
 		Guest: x.kind, Node: x.node, VMID: x.vmid, State: intentPending}
-	err = scrub(r.call(ctx, x, cin, &cfg, func() (string, error) {
-		return cl.UpdateConfig(ctx, x.kind, x.node, x.vmid, rest, op.Delete, "")
-	}, nil), params, op.Params)
+	err = r.call(ctx, x, cin, &cfg, func() (string, error) {
+		upid, err := cl.UpdateConfig(ctx, x.kind, x.node, x.vmid, rest, op.Delete, "")
+		return upid, scrub(err, params, op.Params)
+	}, nil)
 	if cfg.UPID != "" {
 		x.cr.UPIDs = append(x.cr.UPIDs, cfg.UPID)
 	}
@@ -731,4 +799,46 @@ func (r *runner) powerSettled(ctx context.Context, x *changeExec, action string)
 		return g.Status == "stopped"
 	}
 	return false
+}
+
+// longLocks are PVE guest locks held for minutes or until someone acts: a
+// backup or migration in progress, a hibernated VM, a mounted container.
+// Retrying for seconds does not outlast them.
+var longLocks = map[string]bool{"backup": true, "migrate": true, "suspended": true, "mounted": true}
+
+// guestLock returns the lock named by PVE's "VM is locked (backup)" or "CT
+// is locked (mounted)" in msg, "" when there is none.
+func guestLock(msg string) string {
+	_, rest, ok := strings.Cut(msg, "is locked (")
+	if !ok {
+		return ""
+	}
+	lock, _, ok := strings.Cut(rest, ")")
+	if !ok {
+		return ""
+	}
+	return lock
+}
+
+// lockHint says what to do about a change that failed because its guest
+// stayed locked: wait for the holder, undo a lock someone set on purpose, or
+// clear a lock no task holds.
+func lockHint(x *changeExec, lock string) string {
+	tool := "qm"
+	if x.kind == resource.KindContainer {
+		tool = "pct"
+	}
+	id := strconv.Itoa(x.vmid)
+	switch lock {
+	case "suspended":
+		return "the VM is hibernated: start it (" + tool + " start " + id + " on " + x.node + " resumes it), then apply again"
+	case "mounted":
+		return "the container's volumes are mounted: " + tool + " unmount " + id + " on " + x.node + ", then apply again"
+	}
+	why := "another task holds the guest's lock"
+	if lock != "" {
+		why = "PVE holds the guest's lock (" + lock + ") for a task in progress"
+	}
+	return fmt.Sprintf("%s: apply again once it is done (the node's task list shows it); a lock that no running task holds is cleared on %s with: %s unlock %s",
+		why, x.node, tool, id)
 }

@@ -3,6 +3,8 @@ package apply
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +27,8 @@ type fakeClient struct {
 	tmplPeak         map[int]int
 	failTask         map[string]string // guest name -> task exit status
 	lockTimeouts     int               // UpdateConfig answers this many lock timeouts first
+	echoParams       int               // CreateGuest and UpdateConfig answer this many errors quoting every parameter first, as PVE's 400s may
+	lockedBy         string            // UpdateConfig answers "VM is locked (lockedBy)" while set
 	stealNextID      int               // NextID hands out ids that a foreign create takes this many times
 	received         []map[string]string
 	createsPerName   map[string]int
@@ -105,6 +109,9 @@ func (f *fakeClient) CreateGuest(ctx context.Context, kind resource.Kind, node s
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.received = append(f.received, params)
+	if err := f.echo(params); err != nil {
+		return "", err
+	}
 	if _, ok := f.guests[vmid]; ok {
 		return "", fmt.Errorf("unable to create VM %d - VM %d already exists: %w", vmid, vmid, ErrAlreadyExists)
 	}
@@ -132,9 +139,15 @@ func (f *fakeClient) UpdateConfig(ctx context.Context, kind resource.Kind, node 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.received = append(f.received, set)
+	if err := f.echo(set); err != nil {
+		return "", err
+	}
 	if f.lockTimeouts > 0 {
 		f.lockTimeouts--
 		return "", fmt.Errorf("can't lock file '/var/lock/qemu-server/lock-%d.conf' - got timeout: %w", vmid, ErrLockTimeout)
+	}
+	if f.lockedBy != "" {
+		return "", busyError(fmt.Sprintf("update vm %d on %s: PUT /nodes/%s/qemu/%d/config: 500 VM is locked (%s)", vmid, node, node, vmid, f.lockedBy))
 	}
 	g, ok := f.guests[vmid]
 	if !ok {
@@ -250,4 +263,41 @@ func (f *fakeClient) FindGuest(ctx context.Context, vmid int) (GuestInfo, bool, 
 		return GuestInfo{}, false, nil
 	}
 	return GuestInfo{Kind: g.kind, VMID: vmid, Node: g.node, Name: g.name, Status: g.status, Lock: g.lock}, true, nil
+}
+
+// busyError is PVE's text for a locked guest that is ErrLockTimeout, as
+// apply/pveclient classifies it (the text unchanged).
+type busyError string
+
+func (e busyError) Error() string        { return string(e) }
+func (e busyError) Is(target error) bool { return target == ErrLockTimeout }
+
+// echo returns, while echoParams lasts, an error quoting every parameter's
+// value: a lock timeout the first time (retried, so it reaches the
+// progress), then a plain 400 the way PVE's schema validator words it.
+// The caller holds mu.
+func (f *fakeClient) echo(params map[string]string) error {
+	if f.echoParams <= 0 {
+		return nil
+	}
+	f.echoParams--
+	var quoted []string
+	for k, v := range params {
+		quoted = append(quoted, fmt.Sprintf("%s: value '%s' does not match the regex pattern", k, v))
+	}
+	sort.Strings(quoted)
+	if f.echoParams%2 == 1 {
+		return fmt.Errorf("got timeout (%s): %w", strings.Join(quoted, "; "), ErrLockTimeout)
+	}
+	return fmt.Errorf("400 Parameter verification failed. (%s)", strings.Join(quoted, "; "))
+}
+
+func (f *fakeClient) ConfigDigest(ctx context.Context, kind resource.Kind, node string, vmid int) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, ok := f.guests[vmid]
+	if !ok {
+		return "", fmt.Errorf("VM %d: %w", vmid, ErrNotFound)
+	}
+	return g.digest, nil
 }

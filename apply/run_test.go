@@ -419,3 +419,90 @@ func TestInterruptRecordsChangesInFlight(t *testing.T) {
 		t.Errorf("audited run still pending")
 	}
 }
+
+// TestSecretsEchoedByPVEErrorsNeverLand: PVE's 400s may quote a parameter's
+// value back ("value '…' does not match"). A resolved secret in such an
+// error must not reach the journal (intents are written before the error
+// is handed up), the progress (retry lines), nor the record.
+func TestSecretsEchoedByPVEErrorsNeverLand(t *testing.T) {
+	const secret = "s3cr3t-echoed-back"
+	t.Setenv("PMPC_TEST_ECHO_PW", secret)
+	for _, kind := range []plan.OpKind{plan.OpCreate, plan.OpConfig} {
+		t.Run(string(kind), func(t *testing.T) {
+			f := newFake(time.Millisecond)
+			f.echoParams = 2 // a retried lock timeout, then a 400
+			c := createChange("web", "pve1")
+			if kind == plan.OpConfig {
+				f.guests[120] = &fakeGuest{kind: resource.KindVM, node: "pve1", name: "web", digest: "d0", status: "stopped"}
+				c = plan.Change{Address: vmAddr("web"), Action: plan.ActionUpdate, Node: "pve1", VMID: 120, Digest: "d0",
+					Ops: []plan.Op{{Kind: plan.OpConfig, Params: map[string]string{"ciuser": "ops"}, Digest: "d0"}}}
+			}
+			c.Ops[0].Params["cipassword"] = "env:PMPC_TEST_ECHO_PW"
+			c.Fields = []plan.FieldChange{{Key: "cipassword", After: "(sensitive)", Sensitive: true}}
+			j, err := OpenJournal(filepath.Join(t.TempDir(), "journal"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			var progress bytes.Buffer
+			rec, err := Run(context.Background(), &plan.Plan{Changes: []plan.Change{c}},
+				Options{Client: f, Journal: j, Progress: &progress, Retry: fastRetry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.received) < 2 || f.received[0]["cipassword"] != secret {
+				t.Fatalf("the fake was not sent the secret: %v", f.received)
+			}
+			if r := rec.Changes[0]; r.Result != ResultFailed || !strings.Contains(r.Error, "(sensitive)") {
+				t.Errorf("result %s, error %q: want failed, the value replaced", r.Result, r.Error)
+			}
+			b, _ := json.Marshal(rec)
+			if bytes.Contains(b, []byte(secret)) {
+				t.Error("secret in the record")
+			}
+			if strings.Contains(progress.String(), secret) {
+				t.Errorf("secret in the progress:\n%s", progress.String())
+			}
+			if err := scanJournal(j, func(k, v []byte) {
+				if bytes.Contains(v, []byte(secret)) {
+					t.Errorf("secret in the journal at %s", k)
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestEditBeforeADestructiveChangeIsRefused: a change whose first
+// operation sends no digest (a prune or a replace: stop, then destroy)
+// must still check the digest the plan saw before it does anything; the
+// first write's digest is what makes PVE refuse an edited guest, and a
+// stop or a destroy has none.
+func TestEditBeforeADestructiveChangeIsRefused(t *testing.T) {
+	for _, edited := range []bool{true, false} {
+		f := newFake(time.Millisecond)
+		f.guests[130] = &fakeGuest{kind: resource.KindVM, node: "pve1", name: "old", digest: "d0", status: "running"}
+		if edited {
+			f.guests[130].digest = "d0-edited-by-hand"
+		}
+		p := &plan.Plan{Changes: []plan.Change{{Address: vmAddr("old"), Action: plan.ActionDelete, Node: "pve1", VMID: 130, Digest: "d0",
+			Ops: []plan.Op{{Kind: plan.OpPower, Power: "stop"}, {Kind: plan.OpDelete, Purge: true}}}}}
+		rec, err := Run(context.Background(), p, Options{Client: f, Retry: fastRetry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, exists := f.guests[130]
+		cr := rec.Changes[0]
+		if edited {
+			if cr.Result != ResultRefused || !strings.Contains(cr.Error, "vm.old changed since the plan was made") {
+				t.Errorf("edited guest: %s %q, want refused", cr.Result, cr.Error)
+			}
+			if !exists || g.status != "running" {
+				t.Errorf("edited guest was stopped or destroyed anyway (exists %v)", exists)
+			}
+		} else if cr.Result != ResultApplied || exists {
+			t.Errorf("unedited guest: %s %q, exists %v", cr.Result, cr.Error, exists)
+		}
+	}
+}

@@ -135,13 +135,13 @@ func (e keyEdit) qemu() Disruption {
 		if hot["network"] {
 			return DisruptionLive
 		}
-	case "scsi", "virtio":
-		if hot["disk"] {
+	case "scsi", "virtio", "ide", "sata":
+		// A CD-ROM's medium changes live on any bus, whatever hotplug
+		// says; other drive edits hot-plug on scsi and virtio only.
+		if isCDROM(e.before) && isCDROM(e.after) {
 			return DisruptionLive
 		}
-	case "ide", "sata":
-		// Only a CD-ROM's medium changes live on these buses.
-		if isCDROM(e.before) && isCDROM(e.after) {
+		if (p == "scsi" || p == "virtio") && hot["disk"] {
 			return DisruptionLive
 		}
 	case "usb":

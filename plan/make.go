@@ -384,6 +384,12 @@ func (b *builder) planCreate(d *def) *Change {
 			return nil
 		}
 	} else {
+		for _, k := range slices.Sorted(maps.Keys(d.cfg)) {
+			if pve.NotWritable(d.kind, k) {
+				b.errorf(d.addr, "%s", notWritable(d, k, 0, d.node))
+				return nil
+			}
+		}
 		params := maps.Clone(d.cfg)
 		c.Fields = createFields(d.kind, d.cfg)
 		if d.ct != nil {
@@ -633,7 +639,7 @@ func (b *builder) planUpdate(d *def) *Change {
 			// A secret PVE masks cannot be imported, so leaving it out of
 			// the spec keeps it.
 			if !inO || pve.Ignored(d.kind, key) || pve.DefaultedByPVE(d.kind, key) || isUnusedKey(key) ||
-				pve.CreateOnly(d.kind, key) || pve.Sensitive(d.kind, key) {
+				pve.CreateOnly(d.kind, key) || pve.Sensitive(d.kind, key) || pve.NotWritable(d.kind, key) {
 				continue
 			}
 			f := field(d.kind, key, "", ov, "", classify(key, ov, ""))
@@ -668,6 +674,11 @@ func (b *builder) planUpdate(d *def) *Change {
 		}
 		sub := pve.Diff(d.kind, key, dv, ov)
 		if len(sub) == 0 {
+			continue
+		}
+		if pve.NotWritable(d.kind, key) {
+			b.errorf(d.addr, "%s", notWritable(d, key, g.VMID, g.Node))
+			ok = false
 			continue
 		}
 		if pve.CreateOnly(d.kind, key) {
@@ -901,6 +912,15 @@ func (b *builder) secretChanged(addr resource.Address, key, ref string, present 
 		return false, err
 	}
 	return !SecretMatches(h, v), nil
+}
+
+// notWritable explains why a plan cannot write key (see pve.NotWritable).
+func notWritable(d *def, key string, vmid int, node string) string {
+	where := "the container's config file on its node"
+	if vmid != 0 {
+		where = fmt.Sprintf("/etc/pve/lxc/%d.conf on %s", vmid, node)
+	}
+	return fmt.Sprintf("extra.%s: raw lxc.* lines cannot be set through the PVE API (not even by root@pam); edit %s by hand, then import them or leave extra.%s out", key, where, key)
 }
 
 // planReplace turns c into the replacement of d's guest.

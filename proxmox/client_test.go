@@ -167,6 +167,9 @@ func TestTLSPin(t *testing.T) {
 	if !strings.Contains(err.Error(), "does not match PMPC_TLS_FINGERPRINT") {
 		t.Errorf("wrong pin error %q does not name PMPC_TLS_FINGERPRINT", err)
 	}
+	if !strings.Contains(err.Error(), "\n  export PMPC_TLS_FINGERPRINT="+fp+"\n") {
+		t.Errorf("wrong pin error %q lacks the line that pins the presented certificate", err)
+	}
 
 	// Malformed pin is refused up front.
 	if _, err := New(Config{Endpoint: srv.URL, Token: testToken, Fingerprint: "AB:CD"}); err == nil {

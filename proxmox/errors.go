@@ -145,7 +145,10 @@ type CertificateError struct {
 
 func (e *CertificateError) Error() string {
 	if e.Pinned != "" {
-		return fmt.Sprintf("TLS certificate of %s does not match PMPC_TLS_FINGERPRINT:\n  pinned:    %s\n  presented: %s\nif the node's certificate was renewed on purpose, pin the new one; otherwise someone may be intercepting the connection", e.Host, e.Pinned, e.Fingerprint)
+		return fmt.Sprintf("TLS certificate of %s does not match PMPC_TLS_FINGERPRINT:\n  pinned:    %s\n  presented: %s\n"+
+			"if the node's certificate was renewed on purpose (check on the node: pvenode cert info), pin the new one:\n  export PMPC_TLS_FINGERPRINT=%s\n"+
+			"(and update cluster.fingerprint in pmpc.cue if it is set there); otherwise someone may be intercepting the connection",
+			e.Host, e.Pinned, e.Fingerprint, e.Fingerprint)
 	}
 	return fmt.Sprintf("TLS certificate of %s is not trusted: %v\nthe server presented SHA-256 fingerprint %s\nif this is your Proxmox node's certificate (check: Datacenter > node > Certificates, or `pvenode cert info`), pin it:\n  export PMPC_TLS_FINGERPRINT=%s\nor set PMPC_CA_FILE to the CA that signed it", e.Host, e.Err, e.Fingerprint, e.Fingerprint)
 }

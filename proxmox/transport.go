@@ -27,6 +27,11 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 	for n := 1; ; n++ {
 		start := time.Now()
 		a := c.roundTrip(ctx, r)
+		if a.status != http.StatusOK {
+			// PVE may quote a parameter back; a secret one must not reach
+			// an error or a log line.
+			a.reason, a.body = redact(r, a.reason), []byte(redact(r, string(a.body)))
+		}
 		c.logCall(r, a, n, time.Since(start))
 		if a.err == nil && a.status == http.StatusOK {
 			dec := decodeData
@@ -171,4 +176,26 @@ func parseAPIError(r *request, a attempt) *APIError {
 		ae.Reason = http.StatusText(a.status)
 	}
 	return ae
+}
+
+// sensitiveParams are the write parameters whose values are secrets: a
+// cloud-init password, a container's root password.
+var sensitiveParams = []string{"cipassword", "password"}
+
+// redact replaces the values of r's sensitive parameters in text (an
+// answer's reason phrase or body) with "(sensitive)".
+func redact(r *request, text string) string {
+	for _, k := range sensitiveParams {
+		for _, v := range r.form[k] {
+			if v == "" {
+				continue
+			}
+			text = strings.ReplaceAll(text, v, "(sensitive)")
+			// A JSON body escapes some characters (&, <, >, quotes).
+			if j, err := json.Marshal(v); err == nil {
+				text = strings.ReplaceAll(text, strings.Trim(string(j), `"`), "(sensitive)")
+			}
+		}
+	}
+	return text
 }

@@ -53,7 +53,18 @@ func (c *Client) write(ctx context.Context, r *request, out any, resolve func(ct
 		return nil
 	case o == outcomeNotApplied:
 		c.log.Debug("pve write not applied; resending", "method", r.method, "path", r.path)
-		return c.call(ctx, r, out)
+		rerr := c.call(ctx, r, out)
+		if rerr == nil || !IsAlreadyExists(rerr) {
+			return rerr
+		}
+		// The read-back ran before the first request reached PVE (a slow
+		// proxy, a busy pveproxy), and it landed before the resend. If the
+		// read-back now finds our own change, that is what exists.
+		if o, err2 := resolve(ctx); err2 == nil && o == outcomeApplied {
+			c.log.Debug("pve write confirmed by read-back after its resend collided", "method", r.method, "path", r.path)
+			return nil
+		}
+		return rerr
 	}
 	return err
 }

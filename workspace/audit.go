@@ -96,6 +96,13 @@ func CommitAudit(root string, a AuditCommit) (string, error) {
 	default:
 		return "", fmt.Errorf("audit branch %s: %w", a.Branch, err)
 	}
+	if old != nil {
+		// Already committed: apply marks a run audited in its journal only
+		// after this returns, so a kill in between commits it again.
+		if h, ok := auditedRun(r, old.Hash(), base, file, a.RunID); ok {
+			return h.String(), nil
+		}
+	}
 	st := r.Storer
 	blob, err := writeBlob(st, a.Data)
 	if err != nil {
@@ -431,4 +438,37 @@ func replayOntoRemote(ctx context.Context, r *git.Repository, branch, remote str
 		}
 	}
 	return nil
+}
+
+// recentRuns bounds how far back auditedRun looks for a run's commit when
+// its record is not at the expected path.
+const recentRuns = 100
+
+// auditedRun finds the commit on the audit branch (tip) that recorded
+// runID: the record file is in the tip's tree, or one of the recent commits
+// carries the run's trailer.
+func auditedRun(r *git.Repository, tip plumbing.Hash, tree *object.Tree, file, runID string) (plumbing.Hash, bool) {
+	_, ferr := tree.FindEntry(file)
+	inTree := ferr == nil
+	it, err := r.Log(&git.LogOptions{From: tip})
+	if err != nil {
+		return plumbing.ZeroHash, false
+	}
+	defer it.Close()
+	var found plumbing.Hash
+	n := 0
+	_ = it.ForEach(func(c *object.Commit) error {
+		if trailers(c.Message)[trailerRun] == runID {
+			found = c.Hash
+			return storer.ErrStop
+		}
+		if n++; n >= recentRuns && !inTree {
+			return storer.ErrStop
+		}
+		return nil
+	})
+	if found.IsZero() && inTree {
+		return tip, true
+	}
+	return found, !found.IsZero()
 }

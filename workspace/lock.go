@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,11 @@ type LockInfo struct {
 	PID   int       `json:"pid"`
 	Since time.Time `json:"since"`
 	RunID string    `json:"run_id,omitempty"`
+	// Boot and PIDNS say which boot and PID namespace PID is counted in
+	// (Linux), so that a lock is judged stale only where its pid means
+	// something.
+	Boot  string `json:"boot,omitempty"`
+	PIDNS string `json:"pidns,omitempty"`
 }
 
 // LockHeldError is returned when another apply holds the lock.
@@ -57,6 +63,7 @@ func (e *LockHeldError) Error() string {
 type Lock struct {
 	root   string
 	file   string
+	f      *os.File // the local lock file, open and flocked while held
 	remote string
 	r      *git.Repository
 	hash   plumbing.Hash // the lock commit pushed to remote, if any
@@ -92,6 +99,7 @@ func AcquireLock(ctx context.Context, root string, info LockInfo, opts LockOptio
 	}
 	if info.PID == 0 {
 		info.PID = os.Getpid()
+		info.Boot, info.PIDNS = bootID(), pidNamespace()
 	}
 	if info.Since.IsZero() {
 		info.Since = opts.Now().UTC()
@@ -118,7 +126,7 @@ func AcquireLock(ctx context.Context, root string, info LockInfo, opts LockOptio
 	if err := l.lockRemote(ctx, info, opts.Now()); err != nil {
 		var held *LockHeldError
 		if errors.As(err, &held) || opts.RemoteRequired {
-			_ = os.Remove(l.file)
+			_ = l.releaseLocal()
 			return nil, err
 		}
 		// The remote cannot be reached or written: only the local lock
@@ -152,43 +160,107 @@ func remoteAuth(r *git.Repository, remote string) transport.AuthMethod {
 	return &githttp.BasicAuth{Username: user, Password: tok}
 }
 
+// lockLocal takes the local lock: a file that names the holder and that
+// the holder keeps open under flock(2) for as long as it runs. The kernel
+// drops the flock when the process dies however it dies, so a lock file
+// whose flock is free was left by a dead apply and is taken over; one whose
+// flock is held belongs to a live one. The file is written and flocked
+// under a temporary name and only then linked (or, to take over, renamed)
+// into place, so nobody ever sees a half-written lock, and a takeover
+// happens while holding the dead holder's flock, so two takers cannot both
+// win.
 func (l *Lock) lockLocal(info LockInfo, now time.Time) error {
-	if err := os.MkdirAll(filepath.Dir(l.file), 0o755); err != nil {
+	dir := filepath.Dir(l.file)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("apply lock: %w", err)
 	}
 	b, _ := json.Marshal(info)
-	for range 2 {
-		f, err := os.OpenFile(l.file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			_, werr := f.Write(append(b, '\n'))
-			cerr := f.Close()
-			if werr != nil || cerr != nil {
-				os.Remove(l.file)
-				return fmt.Errorf("apply lock %s: %v", LockFile, errors.Join(werr, cerr))
-			}
-			return nil
-		}
-		if !errors.Is(err, os.ErrExist) {
+	for range 20 {
+		mine, err := os.CreateTemp(dir, ".apply.lock.*")
+		if err != nil {
 			return fmt.Errorf("apply lock %s: %w", LockFile, err)
 		}
-		held, rerr := readLockFile(l.file)
-		if rerr != nil {
-			return fmt.Errorf("apply lock %s exists but cannot be read (%v); remove it with pmpc unlock --force if no apply is running", LockFile, rerr)
+		done, err := l.placeLock(mine, append(b, '\n'), info.Host, now)
+		if !done {
+			os.Remove(mine.Name())
+			mine.Close()
 		}
-		if !stale(held) {
-			return &LockHeldError{Info: held, Where: LockFile, Now: now}
+		if done || err != nil {
+			return err
 		}
-		// Its process is gone: take it over.
-		if err := os.Remove(l.file); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("apply lock %s: %w", LockFile, err)
-		}
+		// The file changed under us (released or taken over): look again.
 	}
-	return fmt.Errorf("apply lock %s: could not take it over", LockFile)
+	return fmt.Errorf("apply lock %s: could not take it: it keeps changing", LockFile)
 }
 
-func readLockFile(p string) (LockInfo, error) {
+// placeLock tries to put mine (a fresh temporary file) in place as the
+// lock. It reports done when mine is the lock (l.f holds it); an error
+// ends the attempt; neither means try again.
+func (l *Lock) placeLock(mine *os.File, content []byte, host string, now time.Time) (bool, error) {
+	if _, err := mine.Write(content); err != nil {
+		return false, fmt.Errorf("apply lock %s: %w", LockFile, err)
+	}
+	if err := syscall.Flock(int(mine.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return false, fmt.Errorf("apply lock %s: %w", LockFile, err)
+	}
+	err := os.Link(mine.Name(), l.file)
+	if err == nil {
+		os.Remove(mine.Name())
+		l.f = mine
+		return true, nil
+	}
+	if !errors.Is(err, os.ErrExist) {
+		return false, fmt.Errorf("apply lock %s: %w", LockFile, err)
+	}
+	cur, err := os.Open(l.file)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil // released meanwhile
+	}
+	if err != nil {
+		return false, fmt.Errorf("apply lock %s: %w", LockFile, err)
+	}
+	defer cur.Close()
+	if err := syscall.Flock(int(cur.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return false, fmt.Errorf("apply lock %s: %w", LockFile, err)
+		}
+		held, rerr := readLockInfo(cur)
+		if rerr != nil {
+			return false, fmt.Errorf("apply lock %s is held by a running process, but cannot be read (%v)", LockFile, rerr)
+		}
+		return false, &LockHeldError{Info: held, Where: LockFile, Now: now}
+	}
+	// Its holder is gone (or is just releasing it). Only the file still at
+	// the path may be taken over.
+	if !samePath(cur, l.file) {
+		return false, nil
+	}
+	held, rerr := readLockInfo(cur)
+	if rerr == nil && held.Host != host {
+		// Written on another host (a shared file system): its holder's
+		// flock may not reach us. Never judged stale; pmpc unlock --force.
+		return false, &LockHeldError{Info: held, Where: LockFile, Now: now}
+	}
+	if err := os.Rename(mine.Name(), l.file); err != nil {
+		return false, fmt.Errorf("apply lock %s: take over: %w", LockFile, err)
+	}
+	l.f = mine
+	return true, nil
+}
+
+// samePath reports whether f is (still) the file at path.
+func samePath(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
+func readLockInfo(f *os.File) (LockInfo, error) {
 	var info LockInfo
-	b, err := os.ReadFile(p)
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<20))
 	if err != nil {
 		return info, err
 	}
@@ -196,15 +268,50 @@ func readLockFile(p string) (LockInfo, error) {
 	return info, err
 }
 
+// releaseLocal removes the local lock file if it is still ours and drops
+// its flock.
+func (l *Lock) releaseLocal() error {
+	if l.f == nil {
+		return nil
+	}
+	var err error
+	if samePath(l.f, l.file) {
+		if rerr := os.Remove(l.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = fmt.Errorf("release %s: %w", LockFile, rerr)
+		}
+	}
+	l.f.Close()
+	l.f = nil
+	return err
+}
+
 // stale reports whether a lock was left by a process that no longer runs
-// on this host. A lock from another host is never judged stale.
+// on this host. A lock from another host is never judged stale, nor one
+// taken in another boot or PID namespace of a host with the same name (two
+// containers named alike, a rebooted runner): a pid means nothing there.
 func stale(info LockInfo) bool {
 	host, _ := os.Hostname()
 	if info.Host != host || info.PID <= 0 {
 		return false
 	}
+	if info.Boot != bootID() || info.PIDNS != pidNamespace() {
+		return false
+	}
 	err := syscall.Kill(info.PID, 0)
 	return errors.Is(err, syscall.ESRCH)
+}
+
+// bootID identifies this boot of the machine ("" where unknown).
+func bootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+}
+
+// pidNamespace identifies the PID namespace pids are counted in ("" where
+// unknown).
+func pidNamespace() string {
+	s, _ := os.Readlink("/proc/self/ns/pid")
+	return s
 }
 
 func (l *Lock) lockRemote(ctx context.Context, info LockInfo, now time.Time) error {
@@ -310,8 +417,8 @@ func (l *Lock) Release(ctx context.Context) error {
 		}
 		_ = l.r.Storer.RemoveReference(LockRef)
 	}
-	if err := os.Remove(l.file); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, fmt.Errorf("release %s: %w", LockFile, err))
+	if err := l.releaseLocal(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -326,14 +433,23 @@ func Unlock(ctx context.Context, root string, opts LockOptions, force bool) ([]s
 	}
 	var cleared []string
 	file := filepath.Join(root, LockFile)
-	if info, err := readLockFile(file); err == nil || !errors.Is(err, os.ErrNotExist) {
-		if err == nil && !force && !stale(info) {
+	if f, err := os.Open(file); err == nil {
+		info, _ := readLockInfo(f)
+		// A held flock means a live holder on this host.
+		live := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
+		host, _ := os.Hostname()
+		if !force && (live || info.Host != host) {
+			f.Close()
 			return cleared, &LockHeldError{Info: info, Where: LockFile, Now: opts.Now()}
 		}
-		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return cleared, fmt.Errorf("unlock %s: %w", LockFile, err)
+		rerr := os.Remove(file)
+		f.Close()
+		if rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			return cleared, fmt.Errorf("unlock %s: %w", LockFile, rerr)
 		}
 		cleared = append(cleared, fmt.Sprintf("removed %s (held by %s on %s, pid %d)", LockFile, info.Who, info.Host, info.PID))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return cleared, fmt.Errorf("unlock %s: %w", LockFile, err)
 	}
 	if opts.NoRemote {
 		return cleared, nil

@@ -167,7 +167,25 @@ func (c Client) FindGuest(ctx context.Context, vmid int) (apply.GuestInfo, bool,
 			continue
 		}
 		kind, _ := resource.KindOfPVEType(r.Type)
-		return apply.GuestInfo{Kind: kind, VMID: vmid, Node: r.Node, Name: r.Name, Status: r.Status, Lock: r.Lock}, true, nil
+		g := apply.GuestInfo{Kind: kind, VMID: vmid, Node: r.Node, Name: r.Name, Status: r.Status, Lock: r.Lock}
+		if g.Name == "" {
+			// PVE lists a guest's name from RRD data, which lags a create
+			// by seconds; apply matches a create it lost track of by name,
+			// so read it from the config.
+			if cfg, _, err := c.C.GuestConfig(ctx, kind, r.Node, vmid); err == nil {
+				g.Name = cfg["name"]
+				if kind == resource.KindContainer {
+					g.Name = cfg["hostname"]
+				}
+			}
+		}
+		return g, true, nil
 	}
 	return apply.GuestInfo{}, false, nil
+}
+
+// ConfigDigest implements apply.Client.
+func (c Client) ConfigDigest(ctx context.Context, kind resource.Kind, node string, vmid int) (string, error) {
+	_, d, err := c.C.GuestConfig(ctx, kind, node, vmid)
+	return d, wrap(err)
 }

@@ -108,6 +108,10 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 
 	lock, err := workspace.AcquireLock(ctx, ws.Root, workspace.LockInfo{Who: who.Name, Host: host, RunID: g.runID}, workspace.LockOptions{})
 	if err != nil {
+		var held *workspace.LockHeldError
+		if errors.As(err, &held) && held.Info.Host != host {
+			err = fmt.Errorf("%w\n(it was taken on %s, where this machine cannot tell whether that apply still runs; if none does, pmpc unlock --force clears it)", err, held.Info.Host)
+		}
 		return withCode(lockCode(err), err)
 	}
 	if lock.Warning != "" {
@@ -238,7 +242,13 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 	case runErr != nil:
 		return withCode(exitError, runErr)
 	case rec.Summary.Refused > 0:
-		return withCode(exitConflict, fmt.Errorf("%d change(s) refused: the guests changed since the plan was made; plan again", rec.Summary.Refused))
+		var refused []string
+		for _, cr := range rec.Changes {
+			if cr.Result == apply.ResultRefused {
+				refused = append(refused, cr.Address)
+			}
+		}
+		return withCode(exitConflict, fmt.Errorf("%d change(s) refused (%s): the guests changed since the plan was made; plan again", rec.Summary.Refused, strings.Join(refused, ", ")))
 	case rec.Summary.Failed > 0:
 		return withCode(exitError, fmt.Errorf("%d change(s) failed (pmpc history %s shows the details)", rec.Summary.Failed, rec.RunID))
 	case rec.Summary.Skipped > 0:

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"strings"
 
@@ -22,6 +24,17 @@ import (
 // The User-Agent carries the run ID, so PVE's access log ties to the run.
 func (g *globals) client(ctx context.Context, ws ...proxmox.Config) (*proxmox.Client, error) {
 	_ = ctx // reserved: a connectivity check would use it
+	cfg, err := g.clientConfig(ws...)
+	if err != nil {
+		return nil, err
+	}
+	return g.newClient(cfg)
+}
+
+// clientConfig is the client configuration g.client uses: ws (pmpc.cue's
+// part) overridden by the environment, checked for an endpoint and
+// credentials.
+func (g *globals) clientConfig(ws ...proxmox.Config) (proxmox.Config, error) {
 	var base proxmox.Config
 	if len(ws) > 0 {
 		base = ws[0]
@@ -32,19 +45,24 @@ func (g *globals) client(ctx context.Context, ws ...proxmox.Config) (*proxmox.Cl
 	}
 	cfg, err := proxmox.ApplyEnv(base, getenv)
 	if err != nil {
-		return nil, fmt.Errorf("connection settings: %w", err)
+		return cfg, fmt.Errorf("connection settings: %w", err)
 	}
 	if strings.TrimSpace(cfg.Endpoint) == "" {
-		return nil, fmt.Errorf("no Proxmox VE endpoint configured: set PMPC_ENDPOINT=https://HOST:8006 (or endpoint in pmpc.cue);\n" +
+		return cfg, fmt.Errorf("no Proxmox VE endpoint configured: set PMPC_ENDPOINT=https://HOST:8006 (or endpoint in pmpc.cue);\n" +
 			"to try pmpc without a cluster, run `pmpc sim` and paste the export line it prints")
 	}
 	if cfg.Token == "" && (cfg.Username == "" || cfg.Password == "") {
 		if cfg.Username != "" {
-			return nil, fmt.Errorf("no password for %s: set PMPC_PASSWORD, or better, use an API token: PMPC_TOKEN=USER@REALM!TOKENID=SECRET", cfg.Username)
+			return cfg, fmt.Errorf("no password for %s: set PMPC_PASSWORD, or better, use an API token: PMPC_TOKEN=USER@REALM!TOKENID=SECRET", cfg.Username)
 		}
-		return nil, fmt.Errorf("no credentials for %s: set PMPC_TOKEN=USER@REALM!TOKENID=SECRET\n"+
+		return cfg, fmt.Errorf("no credentials for %s: set PMPC_TOKEN=USER@REALM!TOKENID=SECRET\n"+
 			"(create one under Datacenter > Permissions > API Tokens, or: pveum user token add root@pam pmpc --privsep 0)", cfg.Endpoint)
 	}
+	return cfg, nil
+}
+
+// newClient builds the client for cfg (see g.client).
+func (g *globals) newClient(cfg proxmox.Config) (*proxmox.Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = g.logger
 	}
@@ -100,6 +118,7 @@ type session struct {
 	ws     *workspace.Workspace
 	store  *snapshot.Store
 	client *proxmox.Client
+	cfg    proxmox.Config // the client's configuration, for messages
 }
 
 // session starts a session on ws; nothing is opened until asked for.
@@ -121,11 +140,15 @@ func (s *session) snapshot() (*snapshot.Store, error) {
 // connect builds the API client from pmpc.cue and the environment.
 func (s *session) connect(ctx context.Context) (*proxmox.Client, error) {
 	if s.client == nil {
-		c, err := s.g.client(ctx, planConnConfig(s.ws))
+		cfg, err := s.g.clientConfig(planConnConfig(s.ws))
 		if err != nil {
 			return nil, withCode(exitError, err)
 		}
-		s.client = c
+		c, err := s.g.newClient(cfg)
+		if err != nil {
+			return nil, withCode(exitError, err)
+		}
+		s.client, s.cfg = c, cfg
 	}
 	return s.client, nil
 }
@@ -144,7 +167,7 @@ func (s *session) refresh(ctx context.Context, opts snapshot.RefreshOptions) (*r
 	}
 	cl, rev, stats, err := snapshot.Refresh(ctx, clientSource{c}, store, opts)
 	if err != nil {
-		return nil, snapshot.Revision{}, snapshot.RefreshStats{}, withCode(exitError, err)
+		return nil, snapshot.Revision{}, snapshot.RefreshStats{}, withCode(exitError, explainClusterError(s.cfg, err))
 	}
 	return cl, rev, stats, nil
 }
@@ -162,8 +185,12 @@ func (s *session) observe(ctx context.Context, refresh bool, progress io.Writer)
 		return nil, snapshot.Revision{}, err
 	}
 	cl, rev, err := store.Latest()
+	if errors.Is(err, snapshot.ErrNoRevision) {
+		return nil, snapshot.Revision{}, withCode(exitError, fmt.Errorf("no snapshot of the cluster yet (%s is empty): run 'pmpc refresh' first, or leave out --refresh=false to read the cluster now",
+			relPath(s.ws.Root, filepath.Join(s.ws.CacheDir(), "snapshot"))))
+	}
 	if err != nil {
-		return nil, snapshot.Revision{}, withCode(exitError, fmt.Errorf("%w\nThe snapshot is empty or unreadable: run 'pmpc refresh', or leave out --refresh=false", err))
+		return nil, snapshot.Revision{}, withCode(exitError, fmt.Errorf("%w\nThe snapshot is unreadable: run 'pmpc refresh', or leave out --refresh=false", err))
 	}
 	return cl, rev, nil
 }
@@ -176,4 +203,33 @@ func (s *session) Close() {
 	if s.client != nil {
 		s.client.Close()
 	}
+}
+
+// explainClusterError adds to an error of talking to the cluster what a
+// user checks next: for a cluster that cannot be reached, the endpoint and
+// what to look at; for refused credentials, which token (never its secret)
+// went to which endpoint. Other errors are returned as they are.
+func explainClusterError(cfg proxmox.Config, err error) error {
+	var ce *proxmox.CertificateError
+	if err == nil || errors.As(err, &ce) {
+		return err
+	}
+	var oe *net.OpError
+	var de *net.DNSError
+	if (errors.As(err, &oe) && oe.Op == "dial" || errors.As(err, &de)) && !proxmox.IsAmbiguous(err) {
+		return fmt.Errorf("cannot reach the Proxmox VE API at %s: %w\n"+
+			"check that PMPC_ENDPOINT (or cluster.endpoint in pmpc.cue) names a node and its API port (8006), "+
+			"that the node is up and pveproxy runs on it (systemctl status pveproxy), and that no firewall blocks the port; "+
+			"pmpc doctor checks the connection step by step", cfg.Endpoint, err)
+	}
+	if proxmox.IsAuth(err) {
+		if cfg.Token != "" {
+			id, _, _ := strings.Cut(cfg.Token, "=")
+			user, _, _ := strings.Cut(id, "!")
+			return fmt.Errorf("%w\n%s refused the API token %s (its secret is never shown); list that user's tokens on a node with: pveum user token list %s",
+				err, cfg.Endpoint, id, user)
+		}
+		return fmt.Errorf("%w\n%s refused the login of %s: check PMPC_USERNAME and PMPC_PASSWORD", err, cfg.Endpoint, cfg.Username)
+	}
+	return err
 }

@@ -81,13 +81,18 @@ func runRefresh(ctx context.Context, g *globals, o *refreshOptions) error {
 		return err
 	}
 	defer store.Close()
-	c, err := g.client(ctx, planConnConfig(ws))
+	cfg, err := g.clientConfig(planConnConfig(ws))
 	if err != nil {
 		return withCode(exitError, err)
 	}
-	cl, rev, stats, err := snapshot.Refresh(ctx, clientSource{c}, store, snapshot.RefreshOptions{Full: o.full, Progress: g.stderr})
+	c, err := g.newClient(cfg)
 	if err != nil {
 		return withCode(exitError, err)
+	}
+	defer c.Close()
+	cl, rev, stats, err := snapshot.Refresh(ctx, clientSource{c}, store, snapshot.RefreshOptions{Full: o.full, Progress: g.stderr})
+	if err != nil {
+		return withCode(exitError, explainClusterError(cfg, err))
 	}
 	fmt.Fprintf(g.stdout, "Refreshed snapshot %s from %s: %d nodes, %d guests, %d pools (%s).\n",
 		rev, cl.Endpoint, len(cl.Nodes), stats.Guests, len(cl.Pools), refreshSummary(stats))

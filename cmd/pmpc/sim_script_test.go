@@ -19,7 +19,9 @@ import (
 //	sim [-preset NAME] [-guests N] [-seed FILE] [-latency D] [-task-duration D] [-workers N] [-fault-rate F]
 //	    starts the fake and sets PMPC_ENDPOINT, PMPC_TOKEN, PMPC_TLS_FINGERPRINT and SIM_URL
 //	simedit VMID KEY VALUE   edits a guest's config out of band ("" deletes the key)
-//	simfail TYPE MESSAGE     makes the next task of TYPE (qmstart, ...) fail with MESSAGE
+//	simfail TYPE [LOG...] MESSAGE
+//	                         makes the next task of TYPE (qmstart, ...) fail with MESSAGE,
+//	                         after logging the LOG lines as its output
 //	simstats                 prints GET /_sim/stats as JSON on stdout
 //	simport VAR              sets VAR to a free TCP port on 127.0.0.1
 //	simwait ADDR             waits (up to 20 s) until ADDR accepts TCP connections
@@ -101,10 +103,10 @@ func cmdSimEdit(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func cmdSimFail(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: simfail TYPE MESSAGE")
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: simfail TYPE [LOG...] MESSAGE")
 	}
-	scriptSim(ts).FailNextTask(args[0], args[1])
+	scriptSim(ts).FailNextTask(args[0], strings.Join(args[1:], "\n"))
 }
 
 func cmdSimStats(ts *testscript.TestScript, neg bool, args []string) {

@@ -33,7 +33,8 @@ type keyDef struct {
 	priv     string // VM.Config.* privilege needed to change it
 	// hot tells how a running guest takes a change: "fast" applies at once,
 	// "network"/"disk"/"usb"/"memory"/"cpu" apply when that hotplug class
-	// is enabled (QEMU) or always (LXC "hot"), "" stays pending.
+	// is enabled (QEMU) or always (LXC "hot"), "hotplug" applies unless
+	// memory hot-plug is toggled, "" stays pending.
 	hot      string
 	readOnly bool // managed by PVE, not settable through the API
 }
@@ -99,8 +100,8 @@ var qemuKeys = map[string]*keyDef{
 	"autostart":          boolKey(privOptions, ""),
 	"balloon":            intKey(0, inf, privMemory, "fast"),
 	"bios":               enumKey(privOptions, "", "seabios", "ovmf"),
-	"boot":               strKey(privOptions, "fast"),
-	"bootdisk":           strKey(privOptions, "fast"),
+	"boot":               strKey(privOptions, ""),
+	"bootdisk":           strKey(privOptions, ""),
 	"cicustom":           strKey(privCloudini, "fast"),
 	"cipassword":         strKey(privCloudini, "fast"),
 	"citype":             enumKey(privCloudini, "fast", "configdrive2", "nocloud", "opennebula"),
@@ -115,7 +116,7 @@ var qemuKeys = map[string]*keyDef{
 	"freeze":             boolKey(privOptions, ""),
 	"hookscript":         strKey(privOptions, "fast"),
 	"hostpciN":           strKey(privHWType, ""),
-	"hotplug":            strKey(privHWType, "fast"),
+	"hotplug":            strKey(privHWType, "hotplug"),
 	"hugepages":          enumKey(privMemory, "", "any", "2", "1024"),
 	"ideN":               {typ: vtString, format: fmtDrive, priv: privDisk, hot: "disk"},
 	"ipconfigN":          {typ: vtString, format: fmtIPConfig, priv: privCloudini, hot: "fast"},

@@ -358,8 +358,26 @@ func splitDelete(typ, v string) []string {
 	return out
 }
 
+// checkRootOnly refuses QEMU keys only root@pam may set or delete
+// ("args"; "lock" is refused by validateConfig). A token of root is not
+// root@pam (pve-api.md §2.1).
+func checkRootOnly(who *principal, typ string, keys []string) error {
+	if typ != "qemu" || who.full() == "root@pam" {
+		return nil
+	}
+	for _, k := range keys {
+		if k == "args" {
+			return errf(500, "only root can set '%s' config", k)
+		}
+	}
+	return nil
+}
+
 // checkConfigPerms demands the VM.Config.* privilege of each key.
 func checkConfigPerms(who *principal, vmid string, typ string, keys []string, vals map[string]string) error {
+	if err := checkRootOnly(who, typ, keys); err != nil {
+		return err
+	}
 	table, slots := keysFor(typ)
 	for _, k := range keys {
 		d, ok := lookupKey(table, slots, k)
@@ -597,6 +615,11 @@ func (g *guest) hot(key string) bool {
 	switch d.hot {
 	case "fast":
 		return true
+	case "hotplug":
+		// qemu-server applies a hotplug change at once unless it turns
+		// memory hot-plug on or off.
+		nv := g.pending[key] // "" when the key is deleted
+		return contains(hotplugClasses(g.conf["hotplug"]), "memory") == contains(hotplugClasses(nv), "memory")
 	case "":
 		return false
 	case "hot":
@@ -605,14 +628,32 @@ func (g *guest) hot(key string) bool {
 		_, exists := g.conf[key]
 		return !exists
 	}
-	hp := g.conf["hotplug"]
-	switch hp {
-	case "", "1":
-		hp = "network,disk,usb"
-	case "0":
-		hp = ""
+	hp := hotplugClasses(g.conf["hotplug"])
+	if g.typ == "qemu" && d.format == fmtDrive {
+		// A CD-ROM's medium changes at once, whatever hotplug says; other
+		// drive edits hot-plug only on scsi and virtio (qemu-server
+		// skips ide and sata, and deleting a drive, on a running VM).
+		nv, set := g.pending[key]
+		if set && strings.Contains(g.conf[key], "media=cdrom") && strings.Contains(nv, "media=cdrom") {
+			return true
+		}
+		if strings.HasPrefix(key, "ide") || strings.HasPrefix(key, "sata") {
+			return false
+		}
 	}
-	return contains(splitList(hp), d.hot)
+	return contains(hp, d.hot)
+}
+
+// hotplugClasses lists the hot-plug classes of a QEMU hotplug value ("" and
+// "1" are PVE's default network,disk,usb; "0" is none).
+func hotplugClasses(v string) []string {
+	switch v {
+	case "", "1":
+		v = "network,disk,usb"
+	case "0":
+		v = ""
+	}
+	return splitList(v)
 }
 
 // stage writes input into the pending section, then applies what it can:
@@ -847,7 +888,8 @@ func (s *Server) updateConfig(q *req, typ string, async bool) (any, error) {
 }
 
 // checkFeatures refuses LXC feature flags other than nesting for anyone
-// but root@pam itself (tokens of root included), as PVE does.
+// but root@pam itself, as PVE does: a token of root (root@pam!pmpc) is not
+// root@pam (pve-api.md §2.1).
 func checkFeatures(who *principal, features string) error {
 	if features == "" || who.full() == "root@pam" {
 		return nil
@@ -909,6 +951,9 @@ func hGuestCreate(s *Server, q *req, typ string) (any, error) {
 			}
 		}
 	} else if err := q.who.require(vmPath(id), "VM.Allocate"); err != nil {
+		return nil, err
+	}
+	if err := checkRootOnly(q.who, typ, in.keys); err != nil {
 		return nil, err
 	}
 	if typ == "lxc" {

@@ -540,7 +540,13 @@ func hGuestResize(s *Server, q *req, typ string) (any, error) {
 		if strings.Contains(v, "media=cdrom") {
 			return fmt.Errorf("you can't resize a cdrom")
 		}
+		// PVE grows from the volume's real size, not the size= the config
+		// records (which a config update may have set to anything).
 		cur := diskSize(v)
+		st, name := s.c.volOf(v)
+		if st != nil && st.vols[name] != nil {
+			cur = st.vols[name].size
+		}
 		n, _ := parseSize(strings.TrimPrefix(size, "+"))
 		newSize := n
 		if strings.HasPrefix(size, "+") {
@@ -552,7 +558,7 @@ func hGuestResize(s *Server, q *req, typ string) (any, error) {
 		if newSize == cur {
 			return nil
 		}
-		if st, name := s.c.volOf(v); st != nil {
+		if st != nil {
 			if vol := st.vols[name]; vol != nil {
 				vol.size = newSize
 			}

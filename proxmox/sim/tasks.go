@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -89,7 +90,11 @@ func (s *Server) runTask(t *task) {
 	var err error
 	switch {
 	case t.forceFail != "":
-		err = fmt.Errorf("%s", t.forceFail)
+		// The lines before the last are the task's output, as PVE logs
+		// what a worker printed before it died; the last is the error.
+		lines := strings.Split(strings.TrimRight(t.forceFail, "\n"), "\n")
+		t.log = append(t.log, lines[:len(lines)-1]...)
+		err = errors.New(lines[len(lines)-1])
 	case fault:
 		err = fmt.Errorf("simulated task failure (fault injection)")
 	}
@@ -116,6 +121,8 @@ func (s *Server) runTask(t *task) {
 
 // FailNextTask makes the next task of type typ (qmstart, vzcreate, ...;
 // "" for any type) fail with msg as its exit status, without doing its work.
+// A msg of several lines fails with its last line; the lines before it are
+// the task's log output ("TASK ERROR: <last line>" ends the log).
 func (s *Server) FailNextTask(typ, msg string) {
 	s.mu.Lock()
 	s.c.failNext[typ] = append(s.c.failNext[typ], msg)

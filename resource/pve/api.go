@@ -82,15 +82,27 @@ func Ignored(kind resource.Kind, key string) bool { return ignored(kind, key) }
 // leaves them out.
 func DefaultedByPVE(kind resource.Kind, key string) bool { return defaultedByPVE(kind, key) }
 
+// NotWritable reports keys the PVE API can neither set nor delete, not even
+// for root@pam: an LXC container's raw lxc.* lines (the "lxc" key), which
+// only an edit of /etc/pve/lxc/VMID.conf on the node changes. They are
+// imported and compared, but a plan cannot write them: it leaves them alone
+// when the spec does not set them, and refuses a spec that sets them to
+// something else.
+func NotWritable(kind resource.Kind, key string) bool {
+	return kind == resource.KindContainer && key == "lxc"
+}
+
 // CreateOnly reports keys that cannot change after creation (lxc
 // unprivileged, ostemplate): a change to one needs the guest replaced.
 func CreateOnly(kind resource.Kind, key string) bool { return createOnly(kind, key) }
 
 // UpdateValue returns the value to send in a config update for key, given the
 // desired (compiled) value and the observed one. For a disk on the same
-// storage it keeps the existing volume (and its recorded size) and applies
-// the desired options — a size change is not sent here, it is a resize (see
-// DiskSizeChange). For a NIC whose desired value pins no MAC it keeps the
+// storage it keeps the existing volume and applies the desired options — a
+// size change is not made here, it is a resize (see DiskSizeChange); the
+// size sub-key records the larger of the desired and the observed size, so
+// the value agrees with the disk once the resize is done (a value that stays
+// pending on a running guest would otherwise bring the old size back). For a NIC whose desired value pins no MAC it keeps the
 // observed MAC (and for lxc the observed type). Otherwise it returns desired.
 // An empty desired value means the key is to be deleted and returns "".
 func UpdateValue(kind resource.Kind, key, desired, observed string) string {

@@ -249,7 +249,7 @@ func updateValue(kind resource.Kind, key, desired, observed string) string {
 			}
 			return desired
 		}
-		storage, _, alloc := parseAlloc(dFile)
+		storage, want, alloc := parseAlloc(dFile)
 		if !alloc || (storage != "" && storage != volumeStorage(oFile)) {
 			// An existing volume, or a new allocation elsewhere: PVE
 			// detaches the old volume to unusedN.
@@ -257,7 +257,16 @@ func updateValue(kind resource.Kind, key, desired, observed string) string {
 		}
 		d.Set(def, oFile)
 		d.Del("format")
-		d.Set("size", o.Value("size"))
+		// The size the config records is the one the disk has once the
+		// planned resize (see DiskSizeChange) grew it: on a running guest
+		// this value may stay pending, and PVE's resize updates only the
+		// current config, so a pending value with the old size would undo
+		// the resize in the config the next GET merges.
+		size := o.Value("size")
+		if have, known := propSize(o); (f == Drive || f == LXCMount) && known && want > have {
+			size = FormatSize(want)
+		}
+		d.Set("size", size)
 		if _, set := d.Get("media"); !set && f == Drive {
 			d.Set("media", o.Value("media"))
 		}

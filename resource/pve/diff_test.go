@@ -144,8 +144,17 @@ func TestUpdateValue(t *testing.T) {
 		desired, observed string
 		want              string
 	}{
-		{"disk keeps volume and size, applies options", vm, "scsi0", "local-lvm:64,discard=on,iothread=1",
+		{"disk keeps volume and size, applies options", vm, "scsi0", "local-lvm:32,discard=on,iothread=1",
 			"local-lvm:vm-120-disk-0,iothread=1,size=32G", "local-lvm:vm-120-disk-0,discard=on,iothread=1,size=32G"},
+		// A grow is a resize, but the value records the size the disk will
+		// have: on a running guest it may stay pending, and the GET that
+		// merges it must not show the old size after the resize.
+		{"disk being grown records the new size", vm, "sata0", "local-lvm:64,discard=on,iothread=1",
+			"local-lvm:vm-120-disk-0,iothread=1,size=32G", "local-lvm:vm-120-disk-0,discard=on,iothread=1,size=64G"},
+		{"disk smaller than observed keeps the observed size", vm, "scsi0", "local-lvm:16,ssd=1",
+			"local-lvm:vm-120-disk-0,size=32G", "local-lvm:vm-120-disk-0,size=32G,ssd=1"},
+		{"lxc rootfs being grown", ct, "rootfs", "local-lvm:3,mountoptions=noatime", "local-lvm:vm-101-disk-0,acl=1,size=2G",
+			"local-lvm:vm-101-disk-0,mountoptions=noatime,size=3G"},
 		{"disk drops removed option", vm, "scsi0", "local-lvm:32",
 			"local-lvm:vm-120-disk-0,cache=writeback,size=32G", "local-lvm:vm-120-disk-0,size=32G"},
 		{"disk keeps media", vm, "ide0", "local-lvm:4,ssd=1", "local-lvm:vm-1-disk-0,media=disk,size=4G", "local-lvm:vm-1-disk-0,media=disk,size=4G,ssd=1"},
