@@ -945,6 +945,11 @@ func poolFieldCases() []fieldCase {
 			updPool: func(p *resource.Pool) { p.Comment = ptr("another\ncomment") }, upd: changed(none, none, "comment"),
 			// Leaving the comment out leaves it as it is.
 			rmPool: func(p *resource.Pool) { p.Comment = nil }, rm: outcome{none: true}},
+		// Clearing a comment sends "" (as JSON: a form's `comment=` would
+		// mean "absent" to PVE).
+		{name: "pool-comment-cleared",
+			pool:    func(p *resource.Pool) { p.Comment = ptr("temporary") },
+			updPool: func(p *resource.Pool) { p.Comment = ptr("") }, upd: changed(none, none, "comment")},
 		{name: "pool-bare", pool: func(p *resource.Pool) {},
 			updPool: func(p *resource.Pool) { p.Comment = ptr("now with a comment") }, upd: changed(none, none, "comment")},
 	}

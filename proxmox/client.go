@@ -1,11 +1,13 @@
 package proxmox
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -316,6 +318,36 @@ type request struct {
 	idempotent bool
 }
 
+// encodeBody encodes a write's parameters form-encoded, as PVE's own GUI
+// does, unless one of them is the empty string: PVE reads a form's `key=` as
+// "absent", so setting a value to "" (clearing a pool comment or a
+// description) needs a JSON body, where "" is a value. JSON bodies keep the
+// parameters as strings, which PVE's validator accepts for every type.
+func encodeBody(form url.Values) ([]byte, bool) {
+	empty := false
+	for _, vs := range form {
+		for _, v := range vs {
+			empty = empty || v == ""
+		}
+	}
+	if !empty {
+		return []byte(form.Encode()), false
+	}
+	m := make(map[string]any, len(form))
+	for k, vs := range form {
+		if len(vs) == 1 {
+			m[k] = vs[0]
+		} else {
+			m[k] = vs
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return []byte(form.Encode()), false
+	}
+	return b, true
+}
+
 // nodeOf returns the node a /nodes/{node}/... path addresses.
 func nodeOf(path string) string {
 	rest, ok := strings.CutPrefix(path, "/nodes/")
@@ -384,8 +416,13 @@ func (c *Client) roundTrip(ctx context.Context, r *request) attempt {
 		u.RawQuery = r.query.Encode()
 	}
 	var body io.Reader
+	ctype := "application/x-www-form-urlencoded"
 	if r.form != nil {
-		body = strings.NewReader(r.form.Encode())
+		b, isJSON := encodeBody(r.form)
+		body = bytes.NewReader(b)
+		if isJSON {
+			ctype = "application/json"
+		}
 	}
 	var sent bool
 	var mu sync.Mutex
@@ -401,7 +438,7 @@ func (c *Client) roundTrip(ctx context.Context, r *request) attempt {
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	if r.form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Content-Type", ctype)
 	}
 	if !r.noAuth {
 		if err := c.authorize(ctx, req); err != nil {

@@ -54,9 +54,25 @@ type LockHeldError struct {
 }
 
 func (e *LockHeldError) Error() string {
-	age := e.Now.Sub(e.Info.Since).Round(time.Second)
 	return fmt.Sprintf("another apply holds the lock (%s): %s on host %s, pid %d, for %s; wait for it to finish, or if it died run pmpc unlock",
-		e.Where, e.Info.Who, e.Info.Host, e.Info.PID, age)
+		e.Where, e.Info.Who, e.Info.Host, e.Info.PID, humanAge(e.Now.Sub(e.Info.Since)))
+}
+
+// humanAge prints a lock's age the way a person reads it: seconds for a
+// fresh lock, then minutes, hours and days ("3d4h", not "76h0m0s").
+func humanAge(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return d.String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	case d < 48*time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+	days := d / (24 * time.Hour)
+	hours := (d % (24 * time.Hour)) / time.Hour
+	return fmt.Sprintf("%dd%dh", days, hours)
 }
 
 // Lock is a held apply lock. Release it when the apply ends.

@@ -210,3 +210,16 @@ func TestTwoClonesRaceForTheLockRef(t *testing.T) {
 		}
 	}
 }
+
+func TestHumanAge(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		7 * time.Second:                 "7s",
+		90 * time.Second:                "1m30s",
+		3*time.Hour + 25*time.Minute:    "3h25m",
+		7873*time.Hour + 56*time.Minute: "328d1h",
+	} {
+		if got := humanAge(d); got != want {
+			t.Errorf("humanAge(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

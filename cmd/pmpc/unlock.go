@@ -14,7 +14,7 @@ func newUnlockCmd(g *globals) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use: "unlock [--force]",
-		Example: `  # clear a lock whose holder is gone (pmpc checks the PID on this host)
+		Example: `  # clear a lock whose holder is gone (its process on this host has ended)
   pmpc unlock
 
   # clear a lock held from another host or a CI runner that died
@@ -24,9 +24,11 @@ func newUnlockCmd(g *globals) *cobra.Command {
 local lock (.pmpc/apply.lock) and, when the repository has a remote named
 origin, the lock ref there (refs/pmpc/lock).
 
-Without --force it clears only a lock whose process is known to be gone (it
-ran on this host and its pid no longer exists); a lock held by another host
-(a CI runner) needs --force. Make sure no apply is running before forcing.
+Without --force it clears only a lock whose holder is known to be gone: the
+local lock is an flock that the kernel releases when its process ends, so a
+dead apply's lock is cleared (and a new apply takes it over by itself); a
+lock ref left by another host (a CI runner) needs --force. Make sure no apply
+is running before forcing.
 ` + exitCodeHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

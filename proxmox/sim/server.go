@@ -499,6 +499,7 @@ func readParams(r *http.Request) (map[string]string, *apiError) {
 	if (r.Method == "GET" || r.Method == "DELETE") && len(body) > 0 {
 		return nil, errf(501, "Unexpected content for method '%s'", r.Method)
 	}
+	var jsonEmpty []string
 	if len(body) > 0 {
 		ct := r.Header.Get("Content-Type")
 		ct, _, _ = strings.Cut(ct, ";")
@@ -518,6 +519,11 @@ func readParams(r *http.Request) (map[string]string, *apiError) {
 			for k, v := range m {
 				if s, ok := jsonScalar(v); ok {
 					params[k] = s
+					if s == "" {
+						// A JSON "" is a value (e.g. clearing a comment);
+						// only a form's `key=` means absent.
+						jsonEmpty = append(jsonEmpty, k)
+					}
 				}
 			}
 		default:
@@ -530,6 +536,11 @@ func readParams(r *http.Request) (map[string]string, *apiError) {
 	for k, v := range params {
 		if v == "" {
 			delete(params, k)
+		}
+	}
+	for _, k := range jsonEmpty {
+		if _, overridden := params[k]; !overridden {
+			params[k] = ""
 		}
 	}
 	return params, nil
