@@ -41,6 +41,16 @@ func boolParam(q *req, key string) (bool, error) {
 	return false, param1(key, fmt.Sprintf("type check ('boolean') failed - got '%s'", v))
 }
 
+// boolParams checks that each of keys, where given, is 0 or 1.
+func boolParams(q *req, keys ...string) error {
+	for _, k := range keys {
+		if _, err := boolParam(q, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // node resolves {node}; a name outside the cluster fails as PVE's DNS
 // fallback does, an offline node as the proxy does.
 func (s *Server) node(q *req) (*node, error) {

@@ -24,12 +24,9 @@ func hMigratePrecondition(s *Server, q *req, typ string) (any, error) {
 	if err := allow(q, "target"); err != nil {
 		return nil, err
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Migrate"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Migrate")
 	if err != nil {
 		return nil, err
 	}
@@ -83,12 +80,9 @@ func hFeature(s *Server, q *req, typ string) (any, error) {
 	default:
 		return nil, param1("feature", fmt.Sprintf("value '%s' does not have a value in the enumeration 'snapshot, clone, copy'", f))
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Audit")
 	if err != nil {
 		return nil, err
 	}
@@ -108,12 +102,9 @@ var cloudinitKeys = []string{"ciuser", "cipassword", "citype", "ciupgrade", "cic
 // GET /nodes/{node}/qemu/{vmid}/cloudinit: cloud-init values, with what the
 // generated drive would hold and what is pending regeneration.
 func hCloudinitGet(s *Server, q *req) (any, error) {
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, "qemu")
+	g, err := s.guest(q, "qemu", "VM.Audit")
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +132,9 @@ func hCloudinitPut(s *Server, q *req) (any, error) {
 	if err := allow(q); err != nil {
 		return nil, err
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Config.Cloudinit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.guest(q, "qemu"); err != nil {
+	if _, err := s.guest(q, "qemu", "VM.Config.Cloudinit"); err != nil {
 		return nil, err
 	}
 	return nil, nil
@@ -158,12 +146,9 @@ func hContentDelete(s *Server, q *req) (any, error) {
 	if err := allow(q, "delay"); err != nil {
 		return nil, err
 	}
-	if err := q.who.require("/storage/"+q.vars["storage"], "Datastore.Allocate"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, st, err := s.nodeStorage(q)
+	n, st, err := s.nodeStorage(q, "Datastore.Allocate")
 	if err != nil {
 		return nil, err
 	}

@@ -23,8 +23,14 @@ func (g *guest) keyDef(k string) *keyDef {
 }
 
 // guest resolves {node}/{vmid} for typ, failing as PVE does when the config
-// file is not on that node.
-func (s *Server) guest(q *req, typ string) (*guest, error) {
+// file is not on that node. With privs, it first demands one of them on the
+// guest (a 403 comes before a missing guest).
+func (s *Server) guest(q *req, typ string, privs ...string) (*guest, error) {
+	if len(privs) > 0 {
+		if err := q.who.requireAny(vmPath(q.vars["vmid"]), privs...); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := s.node(q); err != nil {
 		return nil, err
 	}
@@ -57,30 +63,36 @@ func hGuestList(s *Server, q *req, typ string) (any, error) {
 		if g.node != n.name || g.typ != typ || !q.who.can(vmPath(strconv.Itoa(g.vmid)), "VM.Audit") {
 			continue
 		}
-		r := s.guestResource(g, false)
-		e := map[string]any{"vmid": g.vmid, "name": r.Name, "status": r.Status, "uptime": r.Uptime,
-			"cpu": r.CPU, "cpus": r.MaxCPU, "mem": r.Mem, "maxmem": r.MaxMem, "disk": r.Disk,
-			"maxdisk": r.MaxDisk, "netin": r.NetIn, "netout": r.NetOut, "diskread": r.DiskRead, "diskwrite": r.DiskWrite}
-		if g.running {
-			e["pid"] = 10000 + g.vmid
-		}
-		if typ == "lxc" {
-			e["type"] = "lxc"
-			e["maxswap"] = int64(atoiDef(g.conf["swap"], 512)) << 20
-			e["swap"] = 0
-		}
-		if r.Tags != "" {
-			e["tags"] = r.Tags
-		}
-		if r.Lock != "" {
-			e["lock"] = r.Lock
-		}
-		if g.conf["template"] == "1" {
-			e["template"] = 1
-		}
+		e, _ := s.guestStats(g)
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// guestStats is what a guest's list entry and its status/current share.
+func (s *Server) guestStats(g *guest) (map[string]any, vmResource) {
+	r := s.guestResource(g, false)
+	e := map[string]any{"vmid": g.vmid, "name": r.Name, "status": r.Status, "uptime": r.Uptime,
+		"cpu": r.CPU, "cpus": r.MaxCPU, "mem": r.Mem, "maxmem": r.MaxMem, "disk": r.Disk,
+		"maxdisk": r.MaxDisk, "netin": r.NetIn, "netout": r.NetOut, "diskread": r.DiskRead, "diskwrite": r.DiskWrite}
+	if g.running {
+		e["pid"] = 10000 + g.vmid
+	}
+	if g.typ == "lxc" {
+		e["type"] = "lxc"
+		e["maxswap"] = int64(atoiDef(g.conf["swap"], 512)) << 20
+		e["swap"] = 0
+	}
+	if r.Tags != "" {
+		e["tags"] = r.Tags
+	}
+	if r.Lock != "" {
+		e["lock"] = r.Lock
+	}
+	if g.conf["template"] == "1" {
+		e["template"] = 1
+	}
+	return e, r
 }
 
 func hGuestDir(s *Server, q *req, typ string) (any, error) {
@@ -142,12 +154,9 @@ func hGuestConfigGet(s *Server, q *req, typ string) (any, error) {
 	if cur && q.has("snapshot") {
 		return nil, paramErr(map[string]string{"snapshot": "option conflicts with option 'current'", "current": "option conflicts with option 'snapshot'"})
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Audit")
 	if err != nil {
 		return nil, err
 	}
@@ -174,12 +183,9 @@ func hGuestPending(s *Server, q *req, typ string) (any, error) {
 	if err := allow(q); err != nil {
 		return nil, err
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Audit")
 	if err != nil {
 		return nil, err
 	}
@@ -229,32 +235,14 @@ func hGuestStatus(s *Server, q *req, typ string) (any, error) {
 	if err := allow(q); err != nil {
 		return nil, err
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Audit")
 	if err != nil {
 		return nil, err
 	}
-	r := s.guestResource(g, false)
-	out := map[string]any{"vmid": g.vmid, "name": r.Name, "status": r.Status, "uptime": r.Uptime,
-		"cpu": r.CPU, "cpus": r.MaxCPU, "mem": r.Mem, "maxmem": r.MaxMem, "disk": r.Disk, "maxdisk": r.MaxDisk,
-		"netin": r.NetIn, "netout": r.NetOut, "diskread": r.DiskRead, "diskwrite": r.DiskWrite,
-		"ha": map[string]any{"managed": 0}}
-	if r.Tags != "" {
-		out["tags"] = r.Tags
-	}
-	if r.Lock != "" {
-		out["lock"] = r.Lock
-	}
-	if g.conf["template"] == "1" {
-		out["template"] = 1
-	}
-	if g.running {
-		out["pid"] = 10000 + g.vmid
-	}
+	out, r := s.guestStats(g)
+	out["ha"] = map[string]any{"managed": 0}
 	if typ == "qemu" {
 		qmp := r.Status
 		if g.paused {
@@ -277,10 +265,6 @@ func hGuestStatus(s *Server, q *req, typ string) (any, error) {
 			}
 			out["nics"] = nics
 		}
-	} else {
-		out["type"] = "lxc"
-		out["maxswap"] = int64(atoiDef(g.conf["swap"], 512)) << 20
-		out["swap"] = 0
 	}
 	return out, nil
 }
@@ -398,18 +382,24 @@ func checkConfigPerms(who *principal, vmid string, typ string, keys []string, va
 	return nil
 }
 
+// diskFormat is the property-string format of disk key: a QEMU drive, an
+// LXC rootfs or an LXC mount point.
+func diskFormat(typ, key string) *propFormat {
+	switch {
+	case typ != "lxc":
+		return fmtDrive
+	case strings.HasPrefix(key, "mp"):
+		return fmtMP
+	}
+	return fmtRootfs
+}
+
 var reCloudinit = regexp.MustCompile(`^([^/:\s]+):cloudinit$`)
 
 // prepareDisk normalises a disk value for g, allocating volumes for the
 // STORAGE:SIZE syntax, and returns the stored form.
 func (s *Server) prepareDisk(who *principal, g *guest, key, value, defStorage string) (string, error) {
-	f := fmtDrive
-	if g.typ == "lxc" {
-		f = fmtRootfs
-		if strings.HasPrefix(key, "mp") {
-			f = fmtMP
-		}
-	}
+	f := diskFormat(g.typ, key)
 	if strings.HasPrefix(key, "unused") {
 		return value, nil
 	}
@@ -449,11 +439,7 @@ func (s *Server) prepareDisk(who *principal, g *guest, key, value, defStorage st
 				return "", errf(500, "%s - cloud-init drive is already attached at '%s'", key, k)
 			}
 		}
-		name := fmt.Sprintf("vm-%d-cloudinit", g.vmid)
-		if st.fileBased() {
-			name = fmt.Sprintf("%d/vm-%d-cloudinit.qcow2", g.vmid, g.vmid)
-		}
-		st.vols[name] = &volume{vmid: g.vmid, size: 4 << 20, content: "images", node: g.node}
+		name := s.c.allocCloudinit(st, g)
 		p.set(vk, sid+":"+name)
 		p.set("media", "cdrom")
 	case reAlloc.MatchString(vol):
@@ -835,11 +821,8 @@ func (s *Server) updateConfig(q *req, typ string, async bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := q.params["digest"]; ok && d != g.digest() {
-		if typ == "lxc" {
-			return nil, errf(500, "detected modified configuration - file changed by other user? Try again.")
-		}
-		return nil, errf(500, "checksum mismatch (file change by other user?)")
+	if err := g.digestErr(q); err != nil {
+		return nil, err
 	}
 	if !q.has("skiplock") {
 		if err := g.lockedErr(); err != nil {
@@ -928,10 +911,8 @@ func hGuestCreate(s *Server, q *req, typ string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range []string{"start", "unique", "force", "restore", "live-restore", "ignore-unpack-errors"} {
-		if _, err := boolParam(q, b); err != nil {
-			return nil, err
-		}
+	if err := boolParams(q, "start", "unique", "force", "restore", "live-restore", "ignore-unpack-errors"); err != nil {
+		return nil, err
 	}
 	start := q.params["start"] == "1"
 	if typ == "lxc" {
@@ -944,14 +925,10 @@ func hGuestCreate(s *Server, q *req, typ string) (any, error) {
 	}
 	id := strconv.Itoa(vmid)
 	poolID := q.params["pool"]
-	if poolID != "" {
-		if err := q.who.requireAny(vmPath(id), "VM.Allocate"); err != nil {
-			if q.who.require("/pool/"+poolID, "VM.Allocate") != nil {
-				return nil, err
-			}
+	if err := q.who.require(vmPath(id), "VM.Allocate"); err != nil {
+		if poolID == "" || q.who.require("/pool/"+poolID, "VM.Allocate") != nil {
+			return nil, err
 		}
-	} else if err := q.who.require(vmPath(id), "VM.Allocate"); err != nil {
-		return nil, err
 	}
 	if err := checkRootOnly(q.who, typ, in.keys); err != nil {
 		return nil, err
@@ -1038,12 +1015,7 @@ func hGuestCreate(s *Server, q *req, typ string) (any, error) {
 			}
 			t.log = append(t.log, "extracting archive '"+q.params["ostemplate"]+"'")
 		}
-		if poolID != "" {
-			if p := s.c.pools[poolID]; p != nil {
-				g.pool = poolID
-				p.members = append(p.members, typ+"/"+id)
-			}
-		}
+		s.c.joinPool(g, poolID)
 		if start {
 			g.running = true
 			g.started = time.Now()

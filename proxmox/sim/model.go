@@ -411,6 +411,25 @@ func (c *cluster) allocVolume(st *storage, g *guest, size int64, prefix string) 
 	}
 }
 
+// allocCloudinit allocates g's cloud-init volume on st and returns its name
+// (vm-100-cloudinit, or 100/vm-100-cloudinit.qcow2 on file storages).
+func (c *cluster) allocCloudinit(st *storage, g *guest) string {
+	name := fmt.Sprintf("vm-%d-cloudinit", g.vmid)
+	if st.fileBased() {
+		name = fmt.Sprintf("%d/vm-%d-cloudinit.qcow2", g.vmid, g.vmid)
+	}
+	st.vols[name] = &volume{vmid: g.vmid, size: 4 << 20, content: "images", node: g.node}
+	return name
+}
+
+// joinPool makes g a member of pool id, if that pool exists.
+func (c *cluster) joinPool(g *guest, id string) {
+	if p := c.pools[id]; p != nil {
+		g.pool = id
+		p.members = append(p.members, g.typ+"/"+strconv.Itoa(g.vmid))
+	}
+}
+
 // volumeTaken reports whether disk number n of vmid exists on st under
 // any prefix (vm-, base-, subvol-).
 func (c *cluster) volumeTaken(st *storage, vmid, n int) bool {
@@ -507,6 +526,18 @@ func (g *guest) lockedErr() error {
 			return errf(500, "CT is locked (%s)", l)
 		}
 		return errf(500, "VM is locked (%s)", l)
+	}
+	return nil
+}
+
+// digestErr is PVE's text for a digest parameter that no longer matches
+// the config (pve-api.md §6); nil when q sends none.
+func (g *guest) digestErr(q *req) error {
+	if d, ok := q.params["digest"]; ok && d != g.digest() {
+		if g.typ == "lxc" {
+			return errf(500, "detected modified configuration - file changed by other user? Try again.")
+		}
+		return errf(500, "checksum mismatch (file change by other user?)")
 	}
 	return nil
 }

@@ -37,24 +37,18 @@ func hGuestPower(s *Server, q *req, typ, action string) (any, error) {
 	if err := allow(q, allowed...); err != nil {
 		return nil, err
 	}
-	for _, b := range []string{"forceStop", "keepActive", "todisk", "skiplock", "overrule-shutdown"} {
-		if _, err := boolParam(q, b); err != nil {
-			return nil, err
-		}
+	if err := boolParams(q, "forceStop", "keepActive", "todisk", "skiplock", "overrule-shutdown"); err != nil {
+		return nil, err
 	}
 	if q.has("skiplock") && q.who.full() != "root@pam" {
 		return nil, param1("skiplock", "Only root may use this option.")
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.PowerMgmt"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.PowerMgmt")
 	if err != nil {
 		return nil, err
 	}
-	id := strconv.Itoa(g.vmid)
 	lbl := g.label()
 	skiplock := q.params["skiplock"] == "1"
 	lockCheck := func() error {
@@ -63,14 +57,12 @@ func hGuestPower(s *Server, q *req, typ, action string) (any, error) {
 		}
 		return g.lockedErr()
 	}
-	var ttype string
 	var work func(t *task) error
 	switch action {
 	case "start":
 		if typ == "lxc" && g.running {
 			return nil, errf(500, "CT %d already running", g.vmid)
 		}
-		ttype = taskType(typ, "qmstart", "vzstart")
 		work = func(t *task) error {
 			if g.conf["lock"] == "suspended" {
 				delete(g.conf, "lock")
@@ -99,7 +91,6 @@ func hGuestPower(s *Server, q *req, typ, action string) (any, error) {
 		if action == "shutdown" && g.paused && q.params["forceStop"] != "1" {
 			return nil, errf(500, "VM is paused - cannot shutdown")
 		}
-		ttype = taskType(typ, "qm"+action, "vz"+action)
 		work = func(t *task) error {
 			if err := lockCheck(); err != nil {
 				return err
@@ -111,7 +102,6 @@ func hGuestPower(s *Server, q *req, typ, action string) (any, error) {
 		if !g.running {
 			return nil, errf(500, "%s %d not running", lbl, g.vmid)
 		}
-		ttype = taskType(typ, "qm"+action, "vz"+action)
 		work = func(t *task) error {
 			if err := lockCheck(); err != nil {
 				return err
@@ -125,7 +115,6 @@ func hGuestPower(s *Server, q *req, typ, action string) (any, error) {
 		if !g.running {
 			return nil, errf(500, "%s %d not running", lbl, g.vmid)
 		}
-		ttype = taskType(typ, "qmsuspend", "vzsuspend")
 		todisk := q.params["todisk"] == "1"
 		if todisk {
 			g.conf["lock"] = "suspending"
@@ -146,7 +135,6 @@ func hGuestPower(s *Server, q *req, typ, action string) (any, error) {
 		if !g.running && g.conf["lock"] != "suspended" {
 			return nil, errf(500, "%s %d not running", lbl, g.vmid)
 		}
-		ttype = taskType(typ, "qmresume", "vzresume")
 		work = func(t *task) error {
 			if g.conf["lock"] == "suspended" {
 				delete(g.conf, "lock")
@@ -157,7 +145,7 @@ func hGuestPower(s *Server, q *req, typ, action string) (any, error) {
 			return nil
 		}
 	}
-	return s.startTask(q.who, g.node, ttype, id, work, func() {
+	return s.startTask(q.who, g.node, taskType(typ, "qm"+action, "vz"+action), strconv.Itoa(g.vmid), work, func() {
 		if g.conf["lock"] == "suspending" {
 			delete(g.conf, "lock")
 		}
@@ -173,20 +161,15 @@ func hGuestDelete(s *Server, q *req, typ string) (any, error) {
 	if err := allow(q, keys...); err != nil {
 		return nil, err
 	}
-	for _, b := range keys {
-		if _, err := boolParam(q, b); err != nil {
-			return nil, err
-		}
+	if err := boolParams(q, keys...); err != nil {
+		return nil, err
 	}
 	if q.has("skiplock") && q.who.full() != "root@pam" {
 		return nil, param1("skiplock", "Only root may use this option.")
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Allocate"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Allocate")
 	if err != nil {
 		return nil, err
 	}
@@ -393,12 +376,7 @@ func hGuestClone(s *Server, q *req, typ string) (any, error) {
 		case strings.Contains(v, "-cloudinit"):
 			st, _ := s.c.volOf(v)
 			if st != nil {
-				name := fmt.Sprintf("vm-%d-cloudinit", newid)
-				if st.fileBased() {
-					name = fmt.Sprintf("%d/vm-%d-cloudinit.qcow2", newid, newid)
-				}
-				st.vols[name] = &volume{vmid: newid, size: 4 << 20, content: "images", node: ng.node}
-				ng.conf[k] = st.id + ":" + name + ",media=cdrom"
+				ng.conf[k] = st.id + ":" + s.c.allocCloudinit(st, ng) + ",media=cdrom"
 			}
 		}
 	}
@@ -419,12 +397,7 @@ func hGuestClone(s *Server, q *req, typ string) (any, error) {
 	s.c.guests[newid] = ng
 	return s.startTask(q.who, src.node, taskType(typ, "qmclone", "vzclone"), strconv.Itoa(src.vmid), func(t *task) error {
 		delete(ng.conf, "lock")
-		if poolID != "" {
-			if p := s.c.pools[poolID]; p != nil {
-				ng.pool = poolID
-				p.members = append(p.members, typ+"/"+strconv.Itoa(newid))
-			}
-		}
+		s.c.joinPool(ng, poolID)
 		if target != "" {
 			ng.node = target
 			s.moveVolumes(ng)
@@ -453,12 +426,9 @@ func hGuestTemplate(s *Server, q *req, typ string) (any, error) {
 	if err := allow(q, "disk"); err != nil {
 		return nil, err
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Allocate"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Allocate")
 	if err != nil {
 		return nil, err
 	}
@@ -514,20 +484,14 @@ func hGuestResize(s *Server, q *req, typ string) (any, error) {
 	if len(errs) > 0 {
 		return nil, paramErr(errs)
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Config.Disk"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Config.Disk")
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := q.params["digest"]; ok && d != g.digest() {
-		if typ == "lxc" {
-			return nil, errf(500, "detected modified configuration - file changed by other user? Try again.")
-		}
-		return nil, errf(500, "checksum mismatch (file change by other user?)")
+	if err := g.digestErr(q); err != nil {
+		return nil, err
 	}
 	return s.startTask(q.who, g.node, "resize", strconv.Itoa(g.vmid), func(t *task) error {
 		if err := g.lockedErr(); err != nil && q.params["skiplock"] != "1" {
@@ -569,13 +533,7 @@ func hGuestResize(s *Server, q *req, typ string) (any, error) {
 				parts = append(parts, p)
 			}
 		}
-		f := fmtDrive
-		if typ == "lxc" {
-			f = fmtRootfs
-			if strings.HasPrefix(disk, "mp") {
-				f = fmtMP
-			}
-		}
+		f := diskFormat(typ, disk)
 		p, err := parseProp(f, disk, strings.Join(parts, ","))
 		if err != nil {
 			return err
@@ -599,17 +557,12 @@ func hGuestMigrate(s *Server, q *req, typ string) (any, error) {
 	if target == "" {
 		return nil, param1("target", "property is missing and it is not optional")
 	}
-	for _, b := range []string{"online", "with-local-disks", "force", "restart"} {
-		if _, err := boolParam(q, b); err != nil {
-			return nil, err
-		}
-	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Migrate"); err != nil {
+	if err := boolParams(q, "online", "with-local-disks", "force", "restart"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Migrate")
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,9 @@ func (s *Server) poolMembers(p *pool, typ string) []any {
 	return out
 }
 
-func (s *Server) poolByParam(q *req) (*pool, error) {
+// poolByParam resolves the pool of {poolid} or ?poolid=, demanding
+// Pool.Audit on it and then each of also.
+func (s *Server) poolByParam(q *req, also ...string) (*pool, error) {
 	id := q.vars["poolid"]
 	if id == "" {
 		id = q.params["poolid"]
@@ -50,6 +52,11 @@ func (s *Server) poolByParam(q *req) (*pool, error) {
 	p := s.c.pools[id]
 	if p == nil {
 		return nil, errf(500, "pool '%s' does not exist", id)
+	}
+	for _, priv := range also {
+		if err := q.who.require("/pool/"+id, priv); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -156,11 +163,8 @@ func hPoolUpdate(s *Server, q *req) (any, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := s.poolByParam(q)
+	p, err := s.poolByParam(q, "Pool.Allocate")
 	if err != nil {
-		return nil, err
-	}
-	if err := q.who.require("/pool/"+p.id, "Pool.Allocate"); err != nil {
 		return nil, err
 	}
 	if c, ok := q.params["comment"]; ok {
@@ -222,11 +226,8 @@ func hPoolDelete(s *Server, q *req) (any, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := s.poolByParam(q)
+	p, err := s.poolByParam(q, "Pool.Allocate")
 	if err != nil {
-		return nil, err
-	}
-	if err := q.who.require("/pool/"+p.id, "Pool.Allocate"); err != nil {
 		return nil, err
 	}
 	if len(p.members) > 0 {

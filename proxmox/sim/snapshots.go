@@ -22,12 +22,9 @@ func hSnapList(s *Server, q *req, typ string) (any, error) {
 	if err := allow(q); err != nil {
 		return nil, err
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Audit")
 	if err != nil {
 		return nil, err
 	}
@@ -83,12 +80,9 @@ func hSnapCreate(s *Server, q *req, typ string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Snapshot"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Snapshot")
 	if err != nil {
 		return nil, err
 	}
@@ -128,12 +122,9 @@ func hSnapCreate(s *Server, q *req, typ string) (any, error) {
 
 // GET .../snapshot/{snapname}/config
 func hSnapConfig(s *Server, q *req, typ string) (any, error) {
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Audit")
 	if err != nil {
 		return nil, err
 	}
@@ -158,12 +149,9 @@ func hSnapRollback(s *Server, q *req, typ string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := q.who.requireAny(vmPath(q.vars["vmid"]), "VM.Snapshot", "VM.Snapshot.Rollback"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Snapshot", "VM.Snapshot.Rollback")
 	if err != nil {
 		return nil, err
 	}
@@ -199,12 +187,9 @@ func hSnapDelete(s *Server, q *req, typ string) (any, error) {
 	if err := allow(q, "force"); err != nil {
 		return nil, err
 	}
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Snapshot"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, typ)
+	g, err := s.guest(q, typ, "VM.Snapshot")
 	if err != nil {
 		return nil, err
 	}
@@ -283,9 +268,6 @@ func nicMAC(g *guest, key string) string {
 
 // GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces
 func hAgentInterfaces(s *Server, q *req) (any, error) {
-	if err := q.who.requireAny(vmPath(q.vars["vmid"]), "VM.GuestAgent.Audit", "VM.Monitor", "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, err := s.agentGuest(q)
@@ -315,8 +297,10 @@ func hAgentInterfaces(s *Server, q *req) (any, error) {
 	return map[string]any{"result": ifaces}, nil
 }
 
+// agentGuest resolves a guest whose agent can answer, after the agent
+// calls' privilege check.
 func (s *Server) agentGuest(q *req) (*guest, error) {
-	g, err := s.guest(q, "qemu")
+	g, err := s.guest(q, "qemu", "VM.GuestAgent.Audit", "VM.Monitor", "VM.Audit")
 	if err != nil {
 		return nil, err
 	}
@@ -331,9 +315,6 @@ func (s *Server) agentGuest(q *req) (*guest, error) {
 
 // POST /nodes/{node}/qemu/{vmid}/agent/ping
 func hAgentPing(s *Server, q *req) (any, error) {
-	if err := q.who.requireAny(vmPath(q.vars["vmid"]), "VM.GuestAgent.Audit", "VM.Monitor", "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.agentGuest(q); err != nil {
@@ -344,12 +325,9 @@ func hAgentPing(s *Server, q *req) (any, error) {
 
 // GET /nodes/{node}/lxc/{vmid}/interfaces
 func hLXCInterfaces(s *Server, q *req) (any, error) {
-	if err := q.who.require(vmPath(q.vars["vmid"]), "VM.Audit"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.guest(q, "lxc")
+	g, err := s.guest(q, "lxc", "VM.Audit")
 	if err != nil {
 		return nil, err
 	}

@@ -134,7 +134,12 @@ func hNodeStorage(s *Server, q *req) (any, error) {
 	return out, nil
 }
 
-func (s *Server) nodeStorage(q *req) (*node, *storage, error) {
+// nodeStorage resolves {node}/{storage} after demanding one of privs on the
+// storage.
+func (s *Server) nodeStorage(q *req, privs ...string) (*node, *storage, error) {
+	if err := q.who.requireAny("/storage/"+q.vars["storage"], privs...); err != nil {
+		return nil, nil, err
+	}
 	n, err := s.node(q)
 	if err != nil {
 		return nil, nil, err
@@ -148,12 +153,9 @@ func (s *Server) nodeStorage(q *req) (*node, *storage, error) {
 
 // GET /nodes/{node}/storage/{storage}/status
 func hNodeStorageStatus(s *Server, q *req) (any, error) {
-	if err := q.who.requireAny("/storage/"+q.vars["storage"], "Datastore.Audit", "Datastore.AllocateSpace"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, st, err := s.nodeStorage(q)
+	n, st, err := s.nodeStorage(q, "Datastore.Audit", "Datastore.AllocateSpace")
 	if err != nil {
 		return nil, err
 	}
@@ -165,12 +167,9 @@ func hStorageContent(s *Server, q *req) (any, error) {
 	if err := allow(q, "content", "vmid"); err != nil {
 		return nil, err
 	}
-	if err := q.who.requireAny("/storage/"+q.vars["storage"], "Datastore.Audit", "Datastore.AllocateSpace"); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, st, err := s.nodeStorage(q)
+	n, st, err := s.nodeStorage(q, "Datastore.Audit", "Datastore.AllocateSpace")
 	if err != nil {
 		return nil, err
 	}
