@@ -255,18 +255,8 @@ func (r *runner) call(ctx context.Context, x *changeExec, in Intent, or *OpRecor
 			r.progressf("%s: task %s", x.c.Address, upid)
 			err = r.opts.Client.WaitTask(ctx, upid)
 		}
-		if err == nil {
-			in.State = intentDone
-			r.journalIntent(in)
-			x.mutated = true
-			return nil
-		}
-		in.State, in.Error = intentFailed, err.Error()
-		if ctx.Err() != nil {
-			in.State = intentSent // outcome unknown: recovery looks at it
-		}
-		r.journalIntent(in)
-		if ctx.Err() != nil {
+		r.journalOutcome(ctx, x, in, err)
+		if err == nil || ctx.Err() != nil {
 			return err
 		}
 		var tf *TaskFailure
@@ -279,23 +269,46 @@ func (r *runner) call(ctx context.Context, x *changeExec, in Intent, or *OpRecor
 			taskRetries++
 		case errors.Is(err, ErrAmbiguous) && settled != nil && taskRetries < r.opts.TaskRetries:
 			if settled() {
-				in.State, in.Error = intentDone, ""
-				r.journalIntent(in)
-				x.mutated = true
+				r.journalOutcome(ctx, x, in, nil)
 				return nil
 			}
 			taskRetries++
 		default:
 			return err
 		}
-		or.Retries++
-		d := r.opts.Retry.delay(attempt)
-		r.progressf("%s: %s; retrying in %s", x.c.Address, firstLine(err.Error()), shortDur(d))
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
+		if !r.backoff(ctx, x, or, attempt, err) {
 			return err
 		}
+	}
+}
+
+// journalOutcome journals how the call of an intent ended: done, failed,
+// or still "sent" when ctx ended first (the outcome is unknown; recovery
+// looks at it).
+func (r *runner) journalOutcome(ctx context.Context, x *changeExec, in Intent, err error) {
+	switch {
+	case err == nil:
+		in.State = intentDone
+		x.mutated = true
+	case ctx.Err() != nil:
+		in.State, in.Error = intentSent, err.Error()
+	default:
+		in.State, in.Error = intentFailed, err.Error()
+	}
+	r.journalIntent(in)
+}
+
+// backoff counts a retry of an operation that failed with err, says so,
+// and waits out the delay of attempt. It reports false if ctx ended first.
+func (r *runner) backoff(ctx context.Context, x *changeExec, or *OpRecord, attempt int, err error) bool {
+	or.Retries++
+	d := r.opts.Retry.delay(attempt)
+	r.progressf("%s: %s; retrying in %s", x.c.Address, firstLine(err.Error()), shortDur(d))
+	select {
+	case <-time.After(d):
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -515,12 +528,7 @@ func (r *runner) retryCreate(ctx context.Context, x *changeExec, in Intent, or *
 		if _, exists, ferr := r.opts.Client.FindGuest(ctx, x.vmid); ferr != nil || exists {
 			return err
 		}
-		or.Retries++
-		d := r.opts.Retry.delay(try)
-		r.progressf("%s: %s; retrying in %s", x.c.Address, firstLine(err.Error()), shortDur(d))
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
+		if !r.backoff(ctx, x, or, try, err) {
 			return err
 		}
 	}
@@ -535,44 +543,47 @@ func (r *runner) createOnce(ctx context.Context, x *changeExec, in Intent, op pl
 		params = maps.Clone(params)
 		params["pool"] = op.Pool
 	}
-	name := guestName(x.c, op.Params)
-	pinned := x.c.VMID
 	cl := r.opts.Client
-	var upid string
-	base := in.Attempt
-	err = func() error {
-		r.allocMu.Lock()
-		defer r.allocMu.Unlock()
-		for idAttempt := 0; ; idAttempt++ {
-			vmid, err := cl.NextID(ctx, pinned)
-			if err != nil {
-				if pinned != 0 && errors.Is(err, ErrAlreadyExists) {
-					return fmt.Errorf("%s: vmid %d is taken by another guest: %w", x.c.Address, pinned, err)
-				}
-				return fmt.Errorf("%s: allocate vmid: %w", x.c.Address, err)
-			}
-			x.vmid = vmid
-			in.VMID, in.Name, in.Attempt = vmid, name, base+idAttempt
-			err = r.sendCreate(ctx, x, &in, or, func() (string, error) {
-				upid, err := cl.CreateGuest(ctx, x.kind, x.node, vmid, params)
-				return upid, scrub(err, params, op.Params)
-			})
-			if err == nil {
-				upid = in.UPID
-				return nil
-			}
-			if errors.Is(err, ErrAlreadyExists) && pinned == 0 && idAttempt+1 < maxIDAttempts {
-				or.Retries++
-				r.progressf("%s: vmid %d was taken meanwhile; trying another", x.c.Address, vmid)
-				continue
-			}
-			return err
-		}
-	}()
+	upid, err := r.allocSend(ctx, x, &in, or, guestName(x.c, op.Params), func(vmid int) (string, error) {
+		upid, err := cl.CreateGuest(ctx, x.kind, x.node, vmid, params)
+		return upid, scrub(err, params, op.Params)
+	})
 	if err != nil {
 		return err
 	}
 	return r.finishCreate(ctx, x, in, or, upid)
+}
+
+// allocSend picks a vmid for a create or clone (the pinned one, or the
+// next free one) and sends the call with it. When another client took a
+// free id meanwhile it tries the next, up to maxIDAttempts. It returns the
+// task of the call ("" if the guest was found created without one).
+func (r *runner) allocSend(ctx context.Context, x *changeExec, in *Intent, or *OpRecord, name string, send func(vmid int) (string, error)) (string, error) {
+	r.allocMu.Lock()
+	defer r.allocMu.Unlock()
+	pinned := x.c.VMID
+	base := in.Attempt
+	for idAttempt := 0; ; idAttempt++ {
+		vmid, err := r.opts.Client.NextID(ctx, pinned)
+		if err != nil {
+			if pinned != 0 && errors.Is(err, ErrAlreadyExists) {
+				return "", fmt.Errorf("%s: vmid %d is taken by another guest: %w", x.c.Address, pinned, err)
+			}
+			return "", fmt.Errorf("%s: allocate vmid: %w", x.c.Address, err)
+		}
+		x.vmid = vmid
+		in.VMID, in.Name, in.Attempt = vmid, name, base+idAttempt
+		err = r.sendCreate(ctx, x, in, or, func() (string, error) { return send(vmid) })
+		if err == nil {
+			return in.UPID, nil
+		}
+		if errors.Is(err, ErrAlreadyExists) && pinned == 0 && idAttempt+1 < maxIDAttempts {
+			or.Retries++
+			r.progressf("%s: vmid %d was taken meanwhile; trying another", x.c.Address, vmid)
+			continue
+		}
+		return "", err
+	}
 }
 
 // sendCreate sends a create (or clone) call whose intent names the chosen
@@ -625,18 +636,8 @@ func (r *runner) finishCreate(ctx context.Context, x *changeExec, in Intent, or 
 	} else {
 		err = r.waitUnlocked(ctx, in.VMID)
 	}
-	if err != nil {
-		in.State, in.Error = intentFailed, err.Error()
-		if ctx.Err() != nil {
-			in.State = intentSent
-		}
-		r.journalIntent(in)
-		return err
-	}
-	in.State = intentDone
-	r.journalIntent(in)
-	x.mutated = true
-	return nil
+	r.journalOutcome(ctx, x, in, err)
+	return err
 }
 
 // waitUnlocked polls a guest until it exists without a lock.
@@ -729,39 +730,11 @@ func (r *runner) cloneOnce(ctx context.Context, x *changeExec, in Intent, op pla
 		cloneParams["target"] = x.node
 	}
 	in.Node = x.node
-	name := guestName(x.c, op.Params)
-	pinned := x.c.VMID
 	cl := r.opts.Client
-	var upid string
-	base := in.Attempt
-	err = func() error {
-		r.allocMu.Lock()
-		defer r.allocMu.Unlock()
-		for idAttempt := 0; ; idAttempt++ {
-			vmid, err := cl.NextID(ctx, pinned)
-			if err != nil {
-				if pinned != 0 && errors.Is(err, ErrAlreadyExists) {
-					return fmt.Errorf("%s: vmid %d is taken by another guest: %w", x.c.Address, pinned, err)
-				}
-				return fmt.Errorf("%s: allocate vmid: %w", x.c.Address, err)
-			}
-			x.vmid = vmid
-			in.VMID, in.Name, in.Attempt = vmid, name, base+idAttempt
-			err = r.sendCreate(ctx, x, &in, or, func() (string, error) {
-				upid, err := cl.Clone(ctx, x.kind, srcNode, src, vmid, cloneParams)
-				return upid, scrub(err, params, op.Params)
-			})
-			if err == nil {
-				upid = in.UPID
-				return nil
-			}
-			if errors.Is(err, ErrAlreadyExists) && pinned == 0 && idAttempt+1 < maxIDAttempts {
-				or.Retries++
-				continue
-			}
-			return err
-		}
-	}()
+	upid, err := r.allocSend(ctx, x, &in, or, guestName(x.c, op.Params), func(vmid int) (string, error) {
+		upid, err := cl.Clone(ctx, x.kind, srcNode, src, vmid, cloneParams)
+		return upid, scrub(err, params, op.Params)
+	})
 	if err != nil {
 		return err
 	}

@@ -141,9 +141,15 @@ func (j *Journal) get(key []byte, v any) (bool, error) {
 
 // begin records the start of a run: its header and plan.
 func (j *Journal) begin(rec *Record, pid int) error {
+	return j.putRun(rec, stateRunning, pid)
+}
+
+// putRun stores a run's state with its record less the changes, which are
+// stored apart.
+func (j *Journal) putRun(rec *Record, state string, pid int) error {
 	hdr := *rec
 	hdr.Changes = nil
-	return j.put(runKey(rec.RunID), runMeta{State: stateRunning, Record: &hdr, PID: pid})
+	return j.put(runKey(rec.RunID), runMeta{State: state, Record: &hdr, PID: pid})
 }
 
 func (j *Journal) putChange(runID string, idx int, cr ChangeRecord) error {
@@ -161,9 +167,7 @@ func (j *Journal) finish(rec *Record) error {
 			return err
 		}
 	}
-	hdr := *rec
-	hdr.Changes = nil
-	return j.put(runKey(rec.RunID), runMeta{State: stateFinished, Record: &hdr})
+	return j.putRun(rec, stateFinished, 0)
 }
 
 // MarkAudited records that the run's record was committed to the audit

@@ -14,16 +14,10 @@ import (
 func (s *Store) Revisions() ([]Revision, error) {
 	var out []Revision
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixHead, PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			h, err := s.decodeHeader(it.Item())
-			if err != nil {
-				return err
-			}
+		return s.eachHeader(txn, func(h *header) error {
 			out = append(out, h.Revision)
-		}
-		return nil
+			return nil
+		})
 	})
 	return out, err
 }
@@ -31,30 +25,25 @@ func (s *Store) Revisions() ([]Revision, error) {
 // Latest returns the newest revision as a cluster, guests ordered by vmid.
 // It returns ErrNoRevision if nothing was stored yet.
 func (s *Store) Latest() (*resource.Cluster, Revision, error) {
-	var c *resource.Cluster
-	var r Revision
-	err := s.db.View(func(txn *badger.Txn) error {
-		rev, err := lastHead(txn)
-		if err != nil {
-			return s.withDir(err)
-		}
-		if rev == 0 {
-			return ErrNoRevision
-		}
-		c, r, err = s.load(txn, rev)
-		return err
-	})
-	return c, r, err
+	return s.loadView(s.latestRev)
 }
 
 // At returns revision id as a cluster, guests ordered by vmid. It returns
 // an error wrapping ErrNotFound if the revision does not exist (never
 // written, or pruned).
 func (s *Store) At(id uint64) (*resource.Cluster, Revision, error) {
+	return s.loadView(func(*badger.Txn) (uint64, error) { return id, nil })
+}
+
+// loadView loads, in one read transaction, the revision that rev picks.
+func (s *Store) loadView(rev func(*badger.Txn) (uint64, error)) (*resource.Cluster, Revision, error) {
 	var c *resource.Cluster
 	var r Revision
 	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
+		id, err := rev(txn)
+		if err != nil {
+			return err
+		}
 		c, r, err = s.load(txn, id)
 		return err
 	})
@@ -66,13 +55,7 @@ func (s *Store) At(id uint64) (*resource.Cluster, Revision, error) {
 // latest revision has no such guest.
 func (s *Store) Guest(vmid int) (*resource.Guest, Revision, error) {
 	var g *resource.Guest
-	var r Revision
-	err := s.db.View(func(txn *badger.Txn) error {
-		h, err := s.latestIn(txn)
-		if err != nil {
-			return err
-		}
-		r = h.Revision
+	r, err := s.viewLatest(func(txn *badger.Txn, h *header) error {
 		it, err := txn.Get(guestKey(h.ID, vmid))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return fmt.Errorf("guest %d in %s: %w", vmid, h.Revision, ErrNotFound)
@@ -92,30 +75,22 @@ func (s *Store) Guest(vmid int) (*resource.Guest, Revision, error) {
 // none is not an error. Names are compared exactly.
 func (s *Store) GuestByName(kind resource.Kind, name string) ([]resource.Guest, Revision, error) {
 	var out []resource.Guest
-	var r Revision
-	err := s.db.View(func(txn *badger.Txn) error {
-		h, err := s.latestIn(txn)
-		if err != nil {
-			return err
-		}
-		r = h.Revision
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: guestPrefix(h.ID), PrefetchValues: true, PrefetchSize: 256})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var e guestEntry
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
-				return s.corrupt("decode %s: %v", hexKey(it.Item().Key()), err)
+	r, err := s.viewLatest(func(txn *badger.Txn, h *header) error {
+		return eachGuest(txn, h.ID, func(it *badger.Item) error {
+			e, err := s.decodeEntry(it)
+			if err != nil {
+				return err
 			}
 			if e.Kind != kind || e.Name != name {
-				continue
+				return nil
 			}
-			g, err := s.decodeGuest(txn, it.Item())
+			g, err := s.decodeGuest(txn, it)
 			if err != nil {
 				return err
 			}
 			out = append(out, g)
-		}
-		return nil
+			return nil
+		})
 	})
 	return out, r, err
 }
@@ -127,27 +102,19 @@ func (s *Store) GuestByName(kind resource.Kind, name string) ([]resource.Guest, 
 // empty store.
 func (s *Store) Verified() (map[int]uint64, Revision, error) {
 	out := map[int]uint64{}
-	var r Revision
-	err := s.db.View(func(txn *badger.Txn) error {
-		h, err := s.latestIn(txn)
-		if err != nil {
-			return err
-		}
-		r = h.Revision
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: guestPrefix(h.ID), PrefetchValues: true, PrefetchSize: 256})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			vmid, ok := vmidFromGuestKey(it.Item().Key())
+	r, err := s.viewLatest(func(txn *badger.Txn, h *header) error {
+		return eachGuest(txn, h.ID, func(it *badger.Item) error {
+			vmid, ok := vmidFromGuestKey(it.Key())
 			if !ok {
-				return s.corrupt("bad guest key %s", hexKey(it.Item().Key()))
+				return s.corrupt("bad guest key %s", hexKey(it.Key()))
 			}
-			var e guestEntry
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
-				return s.corrupt("decode %s: %v", hexKey(it.Item().Key()), err)
+			e, err := s.decodeEntry(it)
+			if err != nil {
+				return err
 			}
 			out[vmid] = e.Verified
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, Revision{}, err
@@ -161,16 +128,10 @@ func (s *Store) Verified() (map[int]uint64, Revision, error) {
 func (s *Store) History(vmid int) ([]GuestRevision, error) {
 	var out []GuestRevision
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixHead, PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			h, err := s.decodeHeader(it.Item())
-			if err != nil {
-				return err
-			}
+		return s.eachHeader(txn, func(h *header) error {
 			gi, err := txn.Get(guestKey(h.ID, vmid))
 			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue
+				return nil
 			}
 			if err != nil {
 				return err
@@ -180,10 +141,55 @@ func (s *Store) History(vmid int) ([]GuestRevision, error) {
 				return err
 			}
 			out = append(out, GuestRevision{Revision: h.Revision, Guest: g})
-		}
-		return nil
+			return nil
+		})
 	})
 	return out, err
+}
+
+// eachHeader calls fn with the header of every stored revision, oldest
+// first, and stops at the first error.
+func (s *Store) eachHeader(txn *badger.Txn, fn func(*header) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixHead, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		h, err := s.decodeHeader(it.Item())
+		if err != nil {
+			return err
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachGuest calls fn with the entry of every guest of revision rev, in
+// vmid order, and stops at the first error.
+func eachGuest(txn *badger.Txn, rev uint64, fn func(*badger.Item) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: guestPrefix(rev), PrefetchValues: true, PrefetchSize: 256})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := fn(it.Item()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// viewLatest runs fn in a read transaction with the newest revision's
+// header, and returns that revision (also when fn fails).
+func (s *Store) viewLatest(fn func(txn *badger.Txn, h *header) error) (Revision, error) {
+	var r Revision
+	err := s.db.View(func(txn *badger.Txn) error {
+		h, err := s.latestIn(txn)
+		if err != nil {
+			return err
+		}
+		r = h.Revision
+		return fn(txn, h)
+	})
+	return r, err
 }
 
 // latestHeader returns the header of the newest revision.
@@ -201,18 +207,27 @@ func (s *Store) latestHeader() (*header, Revision, error) {
 }
 
 func (s *Store) latestIn(txn *badger.Txn) (*header, error) {
-	rev, err := lastHead(txn)
+	rev, err := s.latestRev(txn)
 	if err != nil {
-		return nil, s.withDir(err)
-	}
-	if rev == 0 {
-		return nil, ErrNoRevision
+		return nil, err
 	}
 	it, err := txn.Get(headKey(rev))
 	if err != nil {
 		return nil, err
 	}
 	return s.decodeHeader(it)
+}
+
+// latestRev returns the newest revision's id, or ErrNoRevision.
+func (s *Store) latestRev(txn *badger.Txn) (uint64, error) {
+	rev, err := lastHead(txn)
+	if err != nil {
+		return 0, s.withDir(err)
+	}
+	if rev == 0 {
+		return 0, ErrNoRevision
+	}
+	return rev, nil
 }
 
 func (s *Store) load(txn *badger.Txn, rev uint64) (*resource.Cluster, Revision, error) {
@@ -232,14 +247,16 @@ func (s *Store) load(txn *badger.Txn, rev uint64) (*resource.Cluster, Revision, 
 		Nodes: h.Nodes, Storage: h.Storage, Pools: h.Pools,
 		Guests: make([]resource.Guest, 0, h.Guests),
 	}
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: guestPrefix(rev), PrefetchValues: true, PrefetchSize: 256})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		g, err := s.decodeGuest(txn, it.Item())
+	err = eachGuest(txn, rev, func(it *badger.Item) error {
+		g, err := s.decodeGuest(txn, it)
 		if err != nil {
-			return nil, Revision{}, err
+			return err
 		}
 		c.Guests = append(c.Guests, g)
+		return nil
+	})
+	if err != nil {
+		return nil, Revision{}, err
 	}
 	if len(c.Guests) != h.Guests {
 		return nil, Revision{}, s.corrupt("revision r%d has %d guests, its header says %d", rev, len(c.Guests), h.Guests)
@@ -265,9 +282,9 @@ func (s *Store) decodeGuest(txn *badger.Txn, it *badger.Item) (resource.Guest, e
 	if !ok {
 		return resource.Guest{}, s.corrupt("bad guest key %s", hexKey(key))
 	}
-	var e guestEntry
-	if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
-		return resource.Guest{}, s.corrupt("decode %s: %v", hexKey(key), err)
+	e, err := s.decodeEntry(it)
+	if err != nil {
+		return resource.Guest{}, err
 	}
 	var b configBlob
 	bi, err := txn.Get(blobKey(e.Blob))
@@ -281,6 +298,15 @@ func (s *Store) decodeGuest(txn *badger.Txn, it *badger.Item) (resource.Guest, e
 		return resource.Guest{}, s.corrupt("guest %d: decode config blob: %v", vmid, err)
 	}
 	return e.guest(vmid, &b), nil
+}
+
+// decodeEntry decodes the small per-guest entry it (not its config blob).
+func (s *Store) decodeEntry(it *badger.Item) (guestEntry, error) {
+	var e guestEntry
+	if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
+		return e, s.corrupt("decode %s: %v", hexKey(it.Key()), err)
+	}
+	return e, nil
 }
 
 func (s *Store) withDir(err error) error {

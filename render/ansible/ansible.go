@@ -215,6 +215,16 @@ func (r *renderer) vmOrder() []string {
 	return append(tmpl, rest...)
 }
 
+// guestArgs starts a module's arguments for a guest on node: the vmid when
+// known (else the module finds the guest by the name the caller adds).
+func guestArgs(node string, vmid int) *mapping {
+	m := newMap().str("node", node)
+	if vmid != 0 {
+		m.int("vmid", vmid)
+	}
+	return m
+}
+
 func task(name, module string, args *mapping) *mapping {
 	return newMap().str("name", name).sub(module, args)
 }
@@ -252,11 +262,23 @@ func secret(ref resource.SecretRef) string {
 
 func jinjaQuote(s string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) }
 
+// vmID and ctID are a guest's pinned vmid, else the one the cluster has
+// for it, else 0.
 func (r *renderer) vmID(name string, vm *resource.VM) int {
 	if vm.VMID != 0 {
 		return vm.VMID
 	}
 	if g := r.live.VM(name, vm); g != nil {
+		return g.VMID
+	}
+	return 0
+}
+
+func (r *renderer) ctID(name string, ct *resource.Container) int {
+	if ct.VMID != 0 {
+		return ct.VMID
+	}
+	if g := r.live.Container(name, ct); g != nil {
 		return g.VMID
 	}
 	return 0
@@ -301,12 +323,7 @@ func vmSettings(m *mapping, vm *resource.VM, managed bool) {
 			m.list("searchdomains", strings.Fields(ci.Searchdomain))
 		}
 		if len(ci.IPConfig) > 0 {
-			ipc := newMap()
-			slots, _ := render.Slots(ci.IPConfig, "ipconfig")
-			for _, s := range slots {
-				ipc.str(s, ipConfigString(ci.IPConfig[s]))
-			}
-			m.sub("ipconfig", ipc)
+			m.sub("ipconfig", slotMap(ci.IPConfig, "ipconfig", ipConfigString))
 		}
 	}
 	if a := vm.Extra["args"]; a != "" {
@@ -314,18 +331,71 @@ func vmSettings(m *mapping, vm *resource.VM, managed bool) {
 	}
 }
 
+// propString builds a PVE property string: a head (the default key's value
+// or a first pair that is always there), then key=value pairs for the values
+// that are set.
+type propString []string
+
+func (p *propString) str(k, v string) {
+	if v != "" {
+		*p = append(*p, k+"="+v)
+	}
+}
+
+func (p *propString) bool(k string, b *bool) {
+	if b != nil {
+		*p = append(*p, k+"="+b01(*b))
+	}
+}
+
+func (p *propString) int(k string, n int) {
+	if n != 0 {
+		*p = append(*p, k+"="+strconv.Itoa(n))
+	}
+}
+
+// options appends a spec's free-form options, sorted by key.
+func (p *propString) options(m map[string]string) {
+	for _, k := range sortedKeys(m) {
+		*p = append(*p, k+"="+m[k])
+	}
+}
+
+func (p propString) String() string { return strings.Join(p, ",") }
+
+// slotMap maps the slots of m named prefix+N, in slot order, to their
+// property strings.
+func slotMap[T any](m map[string]T, prefix string, str func(T) string) *mapping {
+	out := newMap()
+	slots, _ := render.Slots(m, prefix)
+	for _, s := range slots {
+		out.str(s, str(m[s]))
+	}
+	return out
+}
+
+// volumeHead is the default key of a drive-like property string for
+// create: an existing volume, or STORAGE:GiB to allocate, with defGiB when
+// the size is unset or unreadable.
+func volumeHead(volume, storage, size, defGiB string) string {
+	switch {
+	case volume != "":
+		return volume
+	case storage != "":
+		if b, ok := render.ParseSize(size); ok {
+			defGiB = strconv.FormatFloat(float64(b)/(1<<30), 'f', -1, 64)
+		}
+		return storage + ":" + defGiB
+	}
+	return ""
+}
+
 func agentString(a *resource.Agent) string {
-	parts := []string{"enabled=" + b01(a.Enabled)}
-	if a.FSTrimCloned != nil {
-		parts = append(parts, "fstrim_cloned_disks="+b01(*a.FSTrimCloned))
-	}
-	if a.FreezeFSOnBackup != nil {
-		parts = append(parts, "freeze-fs-on-backup="+b01(*a.FreezeFSOnBackup))
-	}
-	if a.Type != "" {
-		parts = append(parts, "type="+a.Type)
-	}
-	return strings.Join(parts, ",")
+	p := propString{"enabled=" + b01(a.Enabled)}
+	p.bool("fstrim_cloned_disks", a.FSTrimCloned)
+	p.bool("freeze-fs-on-backup", a.FreezeFSOnBackup)
+	p.str("type", a.Type)
+	return p.String()
 }
 
 func b01(b bool) string {
@@ -336,39 +406,21 @@ func b01(b bool) string {
 }
 
 func ipConfigString(ip resource.IPConfig) string {
-	var parts []string
-	for _, kv := range [][2]string{{"ip", ip.IP}, {"gw", ip.GW}, {"ip6", ip.IP6}, {"gw6", ip.GW6}} {
-		if kv[1] != "" {
-			parts = append(parts, kv[0]+"="+kv[1])
-		}
-	}
-	return strings.Join(parts, ",")
+	var p propString
+	p.str("ip", ip.IP)
+	p.str("gw", ip.GW)
+	p.str("ip6", ip.IP6)
+	p.str("gw6", ip.GW6)
+	return p.String()
 }
 
 // driveString is a drive in PVE's allocation syntax for create.
 func driveString(d resource.Disk) string {
-	var head string
-	switch {
-	case d.Volume != "":
-		head = d.Volume
-	case d.Storage != "":
-		size := "1"
-		if b, ok := render.ParseSize(d.Size); ok {
-			size = strconv.FormatFloat(float64(b)/(1<<30), 'f', -1, 64)
-		}
-		head = d.Storage + ":" + size
-	}
-	parts := []string{head}
-	if d.Media != "" {
-		parts = append(parts, "media="+d.Media)
-	}
-	if d.Format != "" {
-		parts = append(parts, "format="+d.Format)
-	}
-	for _, k := range sortedKeys(d.Options) {
-		parts = append(parts, k+"="+d.Options[k])
-	}
-	return strings.Join(parts, ",")
+	p := propString{volumeHead(d.Volume, d.Storage, d.Size, "1")}
+	p.str("media", d.Media)
+	p.str("format", d.Format)
+	p.options(d.Options)
+	return p.String()
 }
 
 func nicString(n resource.NIC) string {
@@ -376,32 +428,16 @@ func nicString(n resource.NIC) string {
 	if n.MACAddr != "" {
 		head += "=" + n.MACAddr
 	}
-	parts := []string{head}
-	if n.Bridge != "" {
-		parts = append(parts, "bridge="+n.Bridge)
-	}
-	if n.Firewall != nil {
-		parts = append(parts, "firewall="+b01(*n.Firewall))
-	}
-	if n.LinkDown != nil {
-		parts = append(parts, "link_down="+b01(*n.LinkDown))
-	}
-	if n.MTU != 0 {
-		parts = append(parts, "mtu="+strconv.Itoa(n.MTU))
-	}
-	if n.Queues != 0 {
-		parts = append(parts, "queues="+strconv.Itoa(n.Queues))
-	}
-	if n.Rate != "" {
-		parts = append(parts, "rate="+n.Rate)
-	}
-	if n.Tag != 0 {
-		parts = append(parts, "tag="+strconv.Itoa(n.Tag))
-	}
-	if n.Trunks != "" {
-		parts = append(parts, "trunks="+n.Trunks)
-	}
-	return strings.Join(parts, ",")
+	p := propString{head}
+	p.str("bridge", n.Bridge)
+	p.bool("firewall", n.Firewall)
+	p.bool("link_down", n.LinkDown)
+	p.int("mtu", n.MTU)
+	p.int("queues", n.Queues)
+	p.str("rate", n.Rate)
+	p.int("tag", n.Tag)
+	p.str("trunks", n.Trunks)
+	return p.String()
 }
 
 func (r *renderer) vmTasks(name string, vm *resource.VM) ([]*yaml.Node, error) {
@@ -410,7 +446,7 @@ func (r *renderer) vmTasks(name string, vm *resource.VM) ([]*yaml.Node, error) {
 	reg := ident("pmpc_vm_", name)
 	var tasks []*yaml.Node
 
-	create := newMap()
+	var create *mapping
 	if vm.Clone != nil {
 		src, srcID, srcNode, err := r.cloneSource(name, vm.Clone.From)
 		if err != nil {
@@ -421,7 +457,7 @@ func (r *renderer) vmTasks(name string, vm *resource.VM) ([]*yaml.Node, error) {
 		if srcNode == "" {
 			srcNode = vm.Node
 		}
-		create.str("node", srcNode)
+		create = newMap().str("node", srcNode)
 		if srcNode != vm.Node {
 			create.str("target", vm.Node)
 		}
@@ -438,19 +474,11 @@ func (r *renderer) vmTasks(name string, vm *resource.VM) ([]*yaml.Node, error) {
 		create.optStr("storage", vm.Clone.Storage).optStr("pool", vm.Pool)
 		create.int("timeout", 600)
 	} else {
-		create.str("node", vm.Node)
-		if vmid != 0 {
-			create.int("vmid", vmid)
-		}
-		create.str("name", vmName).str("state", "present").str("proxmox_default_behavior", "no_defaults")
+		create = guestArgs(vm.Node, vmid).str("name", vmName).str("state", "present").str("proxmox_default_behavior", "no_defaults")
 		vmSettings(create, vm, !r.exactTags)
 		create.optStr("pool", vm.Pool).optBool("template", vm.Template)
 		for _, prefix := range []string{"scsi", "virtio", "sata", "ide"} {
-			slots, _ := render.Slots(vm.Disks, prefix)
-			d := newMap()
-			for _, s := range slots {
-				d.str(s, driveString(vm.Disks[s]))
-			}
+			d := slotMap(vm.Disks, prefix, driveString)
 			if ci := vm.CloudInit; ci != nil && ci.Drive != "" && strings.HasPrefix(ci.Drive, prefix) && ci.Storage != "" {
 				if _, taken := vm.Disks[ci.Drive]; !taken {
 					d.str(ci.Drive, ci.Storage+":cloudinit")
@@ -461,12 +489,7 @@ func (r *renderer) vmTasks(name string, vm *resource.VM) ([]*yaml.Node, error) {
 			}
 		}
 		if len(vm.Networks) > 0 {
-			nets := newMap()
-			slots, _ := render.Slots(vm.Networks, "net")
-			for _, s := range slots {
-				nets.str(s, nicString(vm.Networks[s]))
-			}
-			create.sub("net", nets)
+			create.sub("net", slotMap(vm.Networks, "net", nicString))
 		}
 		create.int("timeout", 600)
 	}
@@ -477,11 +500,7 @@ func (r *renderer) vmTasks(name string, vm *resource.VM) ([]*yaml.Node, error) {
 
 	// Settings: on update the module never touches disks, NICs or the
 	// pool (update_unsafe stays off), so this is safe on a running guest.
-	upd := newMap().str("node", vm.Node)
-	if vmid != 0 {
-		upd.int("vmid", vmid)
-	}
-	upd.str("name", vmName).bool("update", true)
+	upd := guestArgs(vm.Node, vmid).str("name", vmName).bool("update", true)
 	vmSettings(upd, vm, !r.exactTags)
 	upd.int("timeout", 600)
 	when := "pmpc_update | bool"
@@ -529,11 +548,7 @@ func (r *renderer) vmTasks(name string, vm *resource.VM) ([]*yaml.Node, error) {
 		tasks[0].HeadComment = fmt.Sprintf("%s: %s not kept in line (proxmox_nic does not know the model).", name, strings.Join(unkept, ", "))
 	}
 	if st := powerState(vm.State, vm.Template); st != "" {
-		args := newMap().str("node", vm.Node)
-		if vmid != 0 {
-			args.int("vmid", vmid)
-		}
-		args.str("name", vmName).str("state", st).int("timeout", 600)
+		args := guestArgs(vm.Node, vmid).str("name", vmName).str("state", st).int("timeout", 600)
 		tasks = append(tasks, task("vm "+name+": "+st, r.module("proxmox_kvm"), args).n)
 	}
 	return tasks, nil
@@ -583,37 +598,19 @@ func keysOf(m *mapping) []string {
 // efiString is efidisk0 in PVE's syntax; a new disk is "STORAGE:1" (PVE
 // sizes it by efitype).
 func efiString(e *resource.EFIDisk) string {
-	head := e.Volume
-	if head == "" {
-		head = e.Storage + ":1"
-	}
-	parts := []string{head}
-	if e.Type != "" {
-		parts = append(parts, "efitype="+e.Type)
-	}
-	if e.PreEnrolledKeys != nil {
-		parts = append(parts, "pre-enrolled-keys="+b01(*e.PreEnrolledKeys))
-	}
-	for _, k := range sortedKeys(e.Options) {
-		parts = append(parts, k+"="+e.Options[k])
-	}
-	return strings.Join(parts, ",")
+	p := propString{volumeHead(e.Volume, e.Storage, "", "1")}
+	p.str("efitype", e.Type)
+	p.bool("pre-enrolled-keys", e.PreEnrolledKeys)
+	p.options(e.Options)
+	return p.String()
 }
 
-// tpmString is tpmstate0 in PVE's syntax.
+// tpmString is tpmstate0 in PVE's syntax (PVE sizes it itself).
 func tpmString(t *resource.TPM) string {
-	head := t.Volume
-	if head == "" {
-		head = t.Storage + ":1"
-	}
-	parts := []string{head}
-	if t.Version != "" {
-		parts = append(parts, "version="+t.Version)
-	}
-	for _, k := range sortedKeys(t.Options) {
-		parts = append(parts, k+"="+t.Options[k])
-	}
-	return strings.Join(parts, ",")
+	p := propString{volumeHead(t.Volume, t.Storage, "", "1")}
+	p.str("version", t.Version)
+	p.options(t.Options)
+	return p.String()
 }
 
 // nicModels are the NIC models proxmox_nic accepts (the same list in
@@ -657,65 +654,32 @@ func (r *renderer) cloneSource(name, from string) (string, int, string, error) {
 }
 
 func mountString(m resource.Mount) string {
-	var head string
-	switch {
-	case m.Volume != "":
-		head = m.Volume
-	case m.Storage != "":
-		size := "1"
-		if b, ok := render.ParseSize(m.Size); ok {
-			size = strconv.FormatFloat(float64(b)/(1<<30), 'f', -1, 64)
-		}
-		head = m.Storage + ":" + size
-	}
-	parts := []string{head}
-	if m.Path != "" {
-		parts = append(parts, "mp="+m.Path)
-	}
-	for _, k := range sortedKeys(m.Options) {
-		parts = append(parts, k+"="+m.Options[k])
-	}
-	return strings.Join(parts, ",")
+	p := propString{volumeHead(m.Volume, m.Storage, m.Size, "1")}
+	p.str("mp", m.Path)
+	p.options(m.Options)
+	return p.String()
 }
 
 func ctNICString(n resource.CTNIC) string {
-	parts := []string{"name=" + n.Name}
-	add := func(k, v string) {
-		if v != "" {
-			parts = append(parts, k+"="+v)
-		}
-	}
-	add("bridge", n.Bridge)
-	if n.Firewall != nil {
-		add("firewall", b01(*n.Firewall))
-	}
-	add("gw", n.GW)
-	add("gw6", n.GW6)
-	add("hwaddr", n.HWAddr)
-	add("ip", n.IP)
-	add("ip6", n.IP6)
-	if n.LinkDown != nil {
-		add("link_down", b01(*n.LinkDown))
-	}
-	if n.MTU != 0 {
-		add("mtu", strconv.Itoa(n.MTU))
-	}
-	add("rate", n.Rate)
-	if n.Tag != 0 {
-		add("tag", strconv.Itoa(n.Tag))
-	}
-	add("trunks", n.Trunks)
-	return strings.Join(parts, ",")
+	p := propString{"name=" + n.Name}
+	p.str("bridge", n.Bridge)
+	p.bool("firewall", n.Firewall)
+	p.str("gw", n.GW)
+	p.str("gw6", n.GW6)
+	p.str("hwaddr", n.HWAddr)
+	p.str("ip", n.IP)
+	p.str("ip6", n.IP6)
+	p.bool("link_down", n.LinkDown)
+	p.int("mtu", n.MTU)
+	p.str("rate", n.Rate)
+	p.int("tag", n.Tag)
+	p.str("trunks", n.Trunks)
+	return p.String()
 }
 
 func (r *renderer) containerTasks(name string, ct *resource.Container) []*yaml.Node {
 	host := render.ContainerHostname(name, ct)
-	vmid := ct.VMID
-	if vmid == 0 {
-		if g := r.live.Container(name, ct); g != nil {
-			vmid = g.VMID
-		}
-	}
+	vmid := r.ctID(name, ct)
 	settings := func(m *mapping) {
 		m.optInt("cores", ct.Cores).optStr("cpus", ct.CPULimit).optInt("cpuunits", ct.CPUUnits).
 			optInt("memory", ct.Memory).optInt("swap", ct.Swap).optBool("onboot", ct.OnBoot).
@@ -725,15 +689,11 @@ func (r *renderer) containerTasks(name string, ct *resource.Container) []*yaml.N
 		}
 		m.list("tags", render.Tags(ct.Tags, !r.exactTags))
 		if f := ct.Features; f != nil {
-			var fs []string
-			for _, kv := range []struct {
-				k string
-				v *bool
-			}{{"fuse", f.Fuse}, {"keyctl", f.Keyctl}, {"mknod", f.Mknod}, {"nesting", f.Nesting}} {
-				if kv.v != nil {
-					fs = append(fs, kv.k+"="+b01(*kv.v))
-				}
-			}
+			var fs propString
+			fs.bool("fuse", f.Fuse)
+			fs.bool("keyctl", f.Keyctl)
+			fs.bool("mknod", f.Mknod)
+			fs.bool("nesting", f.Nesting)
 			if len(f.Mount) > 0 {
 				fs = append(fs, "mount="+strings.Join(f.Mount, ";"))
 			}
@@ -742,27 +702,13 @@ func (r *renderer) containerTasks(name string, ct *resource.Container) []*yaml.N
 			}
 		}
 		if len(ct.Mounts) > 0 {
-			mps := newMap()
-			slots, _ := render.Slots(ct.Mounts, "mp")
-			for _, s := range slots {
-				mps.str(s, mountString(ct.Mounts[s]))
-			}
-			m.sub("mounts", mps)
+			m.sub("mounts", slotMap(ct.Mounts, "mp", mountString))
 		}
 		if len(ct.Networks) > 0 {
-			nets := newMap()
-			slots, _ := render.Slots(ct.Networks, "net")
-			for _, s := range slots {
-				nets.str(s, ctNICString(ct.Networks[s]))
-			}
-			m.sub("netif", nets)
+			m.sub("netif", slotMap(ct.Networks, "net", ctNICString))
 		}
 	}
-	create := newMap().str("node", ct.Node)
-	if vmid != 0 {
-		create.int("vmid", vmid)
-	}
-	create.str("hostname", host).str("state", "present").str("proxmox_default_behavior", "no_defaults").
+	create := guestArgs(ct.Node, vmid).str("hostname", host).str("state", "present").str("proxmox_default_behavior", "no_defaults").
 		optStr("ostemplate", ct.OSTemplate).optBool("unprivileged", ct.Unprivileged).optStr("pool", ct.Pool)
 	if ct.Password != "" {
 		create.expr("password", secret(ct.Password))
@@ -771,33 +717,19 @@ func (r *renderer) containerTasks(name string, ct *resource.Container) []*yaml.N
 		create.str("pubkey", strings.Join(ct.SSHKeys, "\n"))
 	}
 	if fs := ct.RootFS; fs != nil {
-		if fs.Volume != "" {
-			create.str("disk", fs.Volume)
-		} else if fs.Storage != "" {
-			size := "8"
-			if b, ok := render.ParseSize(fs.Size); ok {
-				size = strconv.FormatFloat(float64(b)/(1<<30), 'f', -1, 64)
-			}
-			create.str("disk", fs.Storage+":"+size)
-		}
+		create.optStr("disk", volumeHead(fs.Volume, fs.Storage, fs.Size, "8"))
 	}
 	settings(create)
 	create.int("timeout", 600)
 	tasks := []*yaml.Node{task("container "+name+": create", r.module("proxmox"), create).n}
 	if r.col == "community.proxmox" {
-		upd := newMap().str("node", ct.Node)
-		if vmid != 0 {
-			upd.int("vmid", vmid)
-		}
-		upd.str("hostname", host).str("state", "present").bool("update", true)
+		upd := guestArgs(ct.Node, vmid).str("hostname", host).str("state", "present").bool("update", true)
 		settings(upd)
 		tasks = append(tasks, task("container "+name+": settings", r.module("proxmox"), upd).expr("when", "pmpc_update | bool").n)
 	}
 	if st := powerState(ct.State, ct.Template); st != "" {
-		args := newMap().str("node", ct.Node)
-		if vmid != 0 {
-			args.int("vmid", vmid)
-		} else {
+		args := guestArgs(ct.Node, vmid)
+		if vmid == 0 {
 			args.str("hostname", host)
 		}
 		args.str("state", st).int("timeout", 600)

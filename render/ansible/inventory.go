@@ -13,7 +13,7 @@ import (
 // GroupName sanitises a tag, pool or node name for a group: lowercase
 // letters, digits and '_' after the prefix ("tag_", "pool_", "node_").
 func GroupName(prefix, name string) string {
-	return prefix + nonIdent.ReplaceAllString(strings.ToLower(name), "_")
+	return ident(prefix, name)
 }
 
 // hostAddress is the address Ansible reaches a guest at: the first static
@@ -64,12 +64,7 @@ func (r *renderer) hosts() []host {
 		if ct.Template != nil && *ct.Template {
 			continue
 		}
-		h := host{name: render.ContainerHostname(name, ct), node: ct.Node, vmid: ct.VMID, kind: resource.KindContainer}
-		if h.vmid == 0 {
-			if g := r.live.Container(name, ct); g != nil {
-				h.vmid = g.VMID
-			}
-		}
+		h := host{name: render.ContainerHostname(name, ct), node: ct.Node, vmid: r.ctID(name, ct), kind: resource.KindContainer}
 		var v4, v6 []string
 		slots, _ := render.Slots(ct.Networks, "net")
 		for _, s := range slots {

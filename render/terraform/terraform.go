@@ -244,39 +244,12 @@ func (r *renderer) poolRef(b *hclwrite.Body, pool string) {
 func (r *renderer) vm(name string, vm *resource.VM) error {
 	id := r.vmIDs[name]
 	g := r.live.VM(name, vm)
-	body := r.main.Body()
-	body.AppendNewline()
-	comment(body, "vm."+name)
-	b := body.AppendNewBlock("resource", []string{TypeVM, id}).Body()
-	b.SetAttributeValue("node_name", cty.StringVal(vm.Node))
-	switch {
-	case vm.VMID != 0:
-		b.SetAttributeValue("vm_id", cty.NumberIntVal(int64(vm.VMID)))
-	case g != nil:
-		b.SetAttributeValue("vm_id", cty.NumberIntVal(int64(g.VMID)))
-	}
+	b := r.guestBlock(TypeVM, id, "vm."+name, vm.Node, vm.VMID, g)
 	b.SetAttributeValue("name", cty.StringVal(render.VMName(name, vm)))
-	if vm.Description != nil {
-		b.SetAttributeValue("description", cty.StringVal(*vm.Description))
-	}
-	b.SetAttributeValue("tags", stringList(render.Tags(vm.Tags, !r.opts.ExactTags)))
-	r.poolRef(b, vm.Pool)
-	isTemplate := vm.Template != nil && *vm.Template
-	// The provider defaults on_boot to true; PVE's default is off.
-	onBoot := false
-	if vm.OnBoot != nil {
-		onBoot = *vm.OnBoot
-	} else if g != nil {
-		onBoot, _ = render.Bool(g.Config["onboot"])
-	}
-	b.SetAttributeValue("on_boot", cty.BoolVal(onBoot))
-	ignoreStarted := r.started(b, vm.State, g, isTemplate)
-	if vm.Template != nil {
-		b.SetAttributeValue("template", cty.BoolVal(*vm.Template))
-	}
-	if vm.Protection != nil {
-		b.SetAttributeValue("protection", cty.BoolVal(*vm.Protection))
-	}
+	ignoreStarted := r.guestAttrs(b, g, "on_boot", guestSpec{
+		description: vm.Description, tags: vm.Tags, pool: vm.Pool, state: vm.State,
+		onBoot: vm.OnBoot, template: vm.Template, protection: vm.Protection,
+	})
 	setString(b, "bios", vm.BIOS)
 	setString(b, "machine", vm.Machine)
 	setString(b, "scsi_hardware", vm.SCSIHW)
@@ -322,10 +295,64 @@ func (r *renderer) vm(name string, vm *resource.VM) error {
 	if ignoreStarted {
 		lifecycleIgnore(b, hcl.Traversal{hcl.TraverseRoot{Name: "started"}})
 	}
-	if g != nil {
-		r.importBlock(TypeVM, id, g.Node+"/"+strconv.Itoa(g.VMID))
-	}
+	r.adopt(TypeVM, id, g)
 	return nil
+}
+
+// guestBlock opens the resource block of a VM or container (addr names it
+// in a comment) and sets where it lives: node_name, and vm_id when pinned or
+// known from the live guest g.
+func (r *renderer) guestBlock(typ, id, addr, node string, vmid int, g *resource.Guest) *hclwrite.Body {
+	body := r.main.Body()
+	body.AppendNewline()
+	comment(body, addr)
+	b := body.AppendNewBlock("resource", []string{typ, id}).Body()
+	b.SetAttributeValue("node_name", cty.StringVal(node))
+	switch {
+	case vmid != 0:
+		b.SetAttributeValue("vm_id", cty.NumberIntVal(int64(vmid)))
+	case g != nil:
+		b.SetAttributeValue("vm_id", cty.NumberIntVal(int64(g.VMID)))
+	}
+	return b
+}
+
+// guestSpec are the fields of a VM or container that render alike.
+type guestSpec struct {
+	description                  *string
+	tags                         []string
+	pool, state                  string
+	onBoot, template, protection *bool
+}
+
+// guestAttrs sets the attributes VMs and containers share: description,
+// tags, pool_id, the on-boot flag (named onBootAttr), started, template and
+// protection. It reports whether started must be ignored (see started).
+func (r *renderer) guestAttrs(b *hclwrite.Body, g *resource.Guest, onBootAttr string, s guestSpec) (ignoreStarted bool) {
+	if s.description != nil {
+		b.SetAttributeValue("description", cty.StringVal(*s.description))
+	}
+	b.SetAttributeValue("tags", stringList(render.Tags(s.tags, !r.opts.ExactTags)))
+	r.poolRef(b, s.pool)
+	// The provider defaults the on-boot flag to true; PVE's default is off.
+	onBoot := false
+	if s.onBoot != nil {
+		onBoot = *s.onBoot
+	} else if g != nil {
+		onBoot, _ = render.Bool(g.Config["onboot"])
+	}
+	b.SetAttributeValue(onBootAttr, cty.BoolVal(onBoot))
+	ignoreStarted = r.started(b, s.state, g, s.template != nil && *s.template)
+	setBool(b, "template", s.template)
+	setBool(b, "protection", s.protection)
+	return ignoreStarted
+}
+
+// adopt writes the import block of a resource whose guest g already exists.
+func (r *renderer) adopt(typ, id string, g *resource.Guest) {
+	if g != nil {
+		r.importBlock(typ, id, g.Node+"/"+strconv.Itoa(g.VMID))
+	}
 }
 
 // started sets `started` from the desired power state. When the definition
@@ -474,13 +501,7 @@ func (r *renderer) disks(b *hclwrite.Body, vm *resource.VM) {
 			if strings.HasPrefix(d.Volume, "/") {
 				db.SetAttributeValue("path_in_datastore", cty.StringVal(d.Volume))
 			}
-			if d.Size != "" {
-				if bytes, ok := render.ParseSize(d.Size); ok && bytes%(1<<30) == 0 {
-					db.SetAttributeValue("size", cty.NumberIntVal(bytes>>30))
-				} else {
-					commentBody(db, fmt.Sprintf("size %q is not a whole number of GiB, which the provider cannot express; left to PVE", d.Size))
-				}
-			}
+			setSize(db, d.Size)
 			format := d.Format
 			if format == "" {
 				format = d.Options["format"]
@@ -526,17 +547,11 @@ func (r *renderer) networks(b *hclwrite.Body, vm *resource.VM) {
 		}
 		setString(nb, "model", n.Model)
 		setString(nb, "bridge", n.Bridge)
-		if n.Tag != 0 {
-			nb.SetAttributeValue("vlan_id", cty.NumberIntVal(int64(n.Tag)))
-		}
+		setNonZero(nb, "vlan_id", n.Tag)
 		setString(nb, "mac_address", n.MACAddr)
 		setBool(nb, "firewall", n.Firewall)
-		if n.MTU != 0 {
-			nb.SetAttributeValue("mtu", cty.NumberIntVal(int64(n.MTU)))
-		}
-		if n.Queues != 0 {
-			nb.SetAttributeValue("queues", cty.NumberIntVal(int64(n.Queues)))
-		}
+		setNonZero(nb, "mtu", n.MTU)
+		setNonZero(nb, "queues", n.Queues)
 		setRate(nb, n.Rate)
 		setString(nb, "trunks", n.Trunks)
 		setBool(nb, "disconnected", n.LinkDown)
@@ -564,13 +579,7 @@ func (r *renderer) cloudInit(b *hclwrite.Body, id string, ci *resource.CloudInit
 			setString(ib, kv[1], p[kv[0]])
 		}
 	}
-	if ci.Nameserver != "" || ci.Searchdomain != "" {
-		d := ib.AppendNewBlock("dns", nil).Body()
-		setString(d, "domain", ci.Searchdomain)
-		if ci.Nameserver != "" {
-			d.SetAttributeValue("servers", stringList(strings.Fields(ci.Nameserver)))
-		}
-	}
+	dns(ib, ci.Nameserver, ci.Searchdomain)
 	_, max := render.Slots(ci.IPConfig, "ipconfig")
 	for i := 0; i <= max; i++ {
 		ipb := ib.AppendNewBlock("ip_config", nil).Body()
@@ -592,6 +601,18 @@ func (r *renderer) cloudInit(b *hclwrite.Body, id string, ci *resource.CloudInit
 	}
 }
 
+// dns renders PVE's nameserver (space-separated) and searchdomain.
+func dns(b *hclwrite.Body, nameserver, searchdomain string) {
+	if nameserver == "" && searchdomain == "" {
+		return
+	}
+	d := b.AppendNewBlock("dns", nil).Body()
+	setString(d, "domain", searchdomain)
+	if nameserver != "" {
+		d.SetAttributeValue("servers", stringList(strings.Fields(nameserver)))
+	}
+}
+
 func ipBlocks(b *hclwrite.Body, ip, gw, ip6, gw6 string) {
 	if ip != "" || gw != "" {
 		v := b.AppendNewBlock("ipv4", nil).Body()
@@ -608,40 +629,12 @@ func ipBlocks(b *hclwrite.Body, ip, gw, ip6, gw6 string) {
 func (r *renderer) container(name string, ct *resource.Container) error {
 	id := r.ctIDs[name]
 	g := r.live.Container(name, ct)
-	body := r.main.Body()
-	body.AppendNewline()
-	comment(body, "container."+name)
-	b := body.AppendNewBlock("resource", []string{TypeContainer, id}).Body()
-	b.SetAttributeValue("node_name", cty.StringVal(ct.Node))
-	switch {
-	case ct.VMID != 0:
-		b.SetAttributeValue("vm_id", cty.NumberIntVal(int64(ct.VMID)))
-	case g != nil:
-		b.SetAttributeValue("vm_id", cty.NumberIntVal(int64(g.VMID)))
-	}
-	if ct.Description != nil {
-		b.SetAttributeValue("description", cty.StringVal(*ct.Description))
-	}
-	b.SetAttributeValue("tags", stringList(render.Tags(ct.Tags, !r.opts.ExactTags)))
-	r.poolRef(b, ct.Pool)
-	onBoot := false
-	if ct.OnBoot != nil {
-		onBoot = *ct.OnBoot
-	} else if g != nil {
-		onBoot, _ = render.Bool(g.Config["onboot"])
-	}
-	b.SetAttributeValue("start_on_boot", cty.BoolVal(onBoot))
-	isTemplate := ct.Template != nil && *ct.Template
-	ignoreStarted := r.started(b, ct.State, g, isTemplate)
-	if ct.Template != nil {
-		b.SetAttributeValue("template", cty.BoolVal(*ct.Template))
-	}
-	if ct.Protection != nil {
-		b.SetAttributeValue("protection", cty.BoolVal(*ct.Protection))
-	}
-	if ct.Unprivileged != nil {
-		b.SetAttributeValue("unprivileged", cty.BoolVal(*ct.Unprivileged))
-	}
+	b := r.guestBlock(TypeContainer, id, "container."+name, ct.Node, ct.VMID, g)
+	ignoreStarted := r.guestAttrs(b, g, "start_on_boot", guestSpec{
+		description: ct.Description, tags: ct.Tags, pool: ct.Pool, state: ct.State,
+		onBoot: ct.OnBoot, template: ct.Template, protection: ct.Protection,
+	})
+	setBool(b, "unprivileged", ct.Unprivileged)
 
 	if ct.Cores != nil || ct.CPULimit != "" || ct.CPUUnits != nil {
 		c := b.AppendNewBlock("cpu", nil).Body()
@@ -659,13 +652,7 @@ func (r *renderer) container(name string, ct *resource.Container) error {
 	if ct.RootFS != nil {
 		d := b.AppendNewBlock("disk", nil).Body()
 		setString(d, "datastore_id", datastore(ct.RootFS.Storage, ct.RootFS.Volume))
-		if ct.RootFS.Size != "" {
-			if bytes, ok := render.ParseSize(ct.RootFS.Size); ok && bytes%(1<<30) == 0 {
-				d.SetAttributeValue("size", cty.NumberIntVal(bytes>>30))
-			} else {
-				commentBody(d, fmt.Sprintf("size %q is not a whole number of GiB, which the provider cannot express; left to PVE", ct.RootFS.Size))
-			}
-		}
+		setSize(d, ct.RootFS.Size)
 		mountOptions(d, ct.RootFS.Options)
 	}
 	ignoreTemplateFile := false
@@ -718,13 +705,9 @@ func (r *renderer) container(name string, ct *resource.Container) error {
 		nb.SetAttributeValue("name", cty.StringVal(n.Name))
 		setString(nb, "bridge", n.Bridge)
 		setString(nb, "mac_address", n.HWAddr)
-		if n.Tag != 0 {
-			nb.SetAttributeValue("vlan_id", cty.NumberIntVal(int64(n.Tag)))
-		}
+		setNonZero(nb, "vlan_id", n.Tag)
 		setBool(nb, "firewall", n.Firewall)
-		if n.MTU != 0 {
-			nb.SetAttributeValue("mtu", cty.NumberIntVal(int64(n.MTU)))
-		}
+		setNonZero(nb, "mtu", n.MTU)
 		setRate(nb, n.Rate)
 		if n.LinkDown != nil {
 			nb.SetAttributeValue("enabled", cty.BoolVal(!*n.LinkDown))
@@ -745,9 +728,7 @@ func (r *renderer) container(name string, ct *resource.Container) error {
 		})
 	}
 	lifecycleIgnore(b, ignore...)
-	if g != nil {
-		r.importBlock(TypeContainer, id, g.Node+"/"+strconv.Itoa(g.VMID))
-	}
+	r.adopt(TypeContainer, id, g)
 	return nil
 }
 
@@ -760,13 +741,7 @@ func mountOptions(b *hclwrite.Body, opts map[string]string) {
 func (r *renderer) ctInit(b *hclwrite.Body, id, name string, ct *resource.Container, maxNet int) {
 	ib := b.AppendNewBlock("initialization", nil).Body()
 	ib.SetAttributeValue("hostname", cty.StringVal(render.ContainerHostname(name, ct)))
-	if ct.Nameserver != "" || ct.Searchdomain != "" {
-		d := ib.AppendNewBlock("dns", nil).Body()
-		setString(d, "domain", ct.Searchdomain)
-		if ct.Nameserver != "" {
-			d.SetAttributeValue("servers", stringList(strings.Fields(ct.Nameserver)))
-		}
-	}
+	dns(ib, ct.Nameserver, ct.Searchdomain)
 	for i := 0; i <= maxNet; i++ {
 		n, ok := ct.Networks["net"+strconv.Itoa(i)]
 		if !ok {
@@ -833,6 +808,25 @@ func setString(b *hclwrite.Body, name, v string) {
 func setInt(b *hclwrite.Body, name string, v *int) {
 	if v != nil {
 		b.SetAttributeValue(name, cty.NumberIntVal(int64(*v)))
+	}
+}
+
+// setNonZero sets a count or id where 0 means unset.
+func setNonZero(b *hclwrite.Body, name string, v int) {
+	if v != 0 {
+		b.SetAttributeValue(name, cty.NumberIntVal(int64(v)))
+	}
+}
+
+// setSize sets a disk's size in GiB, or says why it cannot.
+func setSize(b *hclwrite.Body, size string) {
+	if size == "" {
+		return
+	}
+	if bytes, ok := render.ParseSize(size); ok && bytes%(1<<30) == 0 {
+		b.SetAttributeValue("size", cty.NumberIntVal(bytes>>30))
+	} else {
+		commentBody(b, fmt.Sprintf("size %q is not a whole number of GiB, which the provider cannot express; left to PVE", size))
 	}
 }
 

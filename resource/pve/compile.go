@@ -33,6 +33,15 @@ func (c *compiler) fail(err error) {
 	}
 }
 
+// compiled puts key=v, or fails with err under the spec field's name.
+func (c *compiler) compiled(field, key, v string, err error) {
+	if err != nil {
+		c.fail(fmt.Errorf("%s: %w", field, err))
+		return
+	}
+	c.put(key, v)
+}
+
 func (c *compiler) bool(key string, b *bool) {
 	if b != nil {
 		c.put(key, FormatBool(*b))
@@ -74,14 +83,7 @@ func compileVM(name string, vm *resource.VM) (Config, error) {
 	}
 	c := &compiler{cfg: Config{}, kind: resource.KindVM}
 	c.put("name", cmpOr(vm.Name, name))
-	if vm.Description != nil {
-		c.put("description", *vm.Description)
-	}
-	c.put("tags", tags(vm.Tags))
-	c.bool("template", vm.Template)
-	c.bool("protection", vm.Protection)
-	c.bool("onboot", vm.OnBoot)
-	c.put("startup", vm.Startup)
+	c.guest(vmFields(vm))
 	c.int("cores", vm.Cores)
 	c.int("sockets", vm.Sockets)
 	c.int("vcpus", vm.VCPUs)
@@ -97,12 +99,8 @@ func compileVM(name string, vm *resource.VM) (Config, error) {
 	if a := vm.Agent; a != nil {
 		p := NewProps(Agent)
 		p.Set("enabled", FormatBool(a.Enabled))
-		if a.FSTrimCloned != nil {
-			p.Set("fstrim_cloned_disks", FormatBool(*a.FSTrimCloned))
-		}
-		if a.FreezeFSOnBackup != nil {
-			p.Set("freeze-fs-on-backup", FormatBool(*a.FreezeFSOnBackup))
-		}
+		setBool(&p, "fstrim_cloned_disks", a.FSTrimCloned)
+		setBool(&p, "freeze-fs-on-backup", a.FreezeFSOnBackup)
 		p.Set("type", a.Type)
 		c.put("agent", p.String())
 	}
@@ -115,32 +113,18 @@ func compileVM(name string, vm *resource.VM) (Config, error) {
 			continue
 		}
 		v, err := compileDisk(vm.Disks[slot])
-		if err != nil {
-			c.fail(fmt.Errorf("disks.%s: %w", slot, err))
-			continue
-		}
-		c.put(slot, v)
+		c.compiled("disks."+slot, slot, v, err)
 	}
 	if e := vm.EFIDisk; e != nil {
 		p, err := compileVolumeProps(EFIDisk, e.Storage, "", e.Volume, e.Options, "efitype", "pre-enrolled-keys")
-		if err != nil {
-			c.fail(fmt.Errorf("efidisk: %w", err))
-		} else {
-			p.Set("efitype", e.Type)
-			if e.PreEnrolledKeys != nil {
-				p.Set("pre-enrolled-keys", FormatBool(*e.PreEnrolledKeys))
-			}
-			c.put("efidisk0", p.String())
-		}
+		p.Set("efitype", e.Type)
+		setBool(&p, "pre-enrolled-keys", e.PreEnrolledKeys)
+		c.compiled("efidisk", "efidisk0", p.String(), err)
 	}
 	if t := vm.TPM; t != nil {
 		p, err := compileVolumeProps(TPMState, t.Storage, "", t.Volume, t.Options, "version")
-		if err != nil {
-			c.fail(fmt.Errorf("tpm: %w", err))
-		} else {
-			p.Set("version", t.Version)
-			c.put("tpmstate0", p.String())
-		}
+		p.Set("version", t.Version)
+		c.compiled("tpm", "tpmstate0", p.String(), err)
 	}
 	for _, slot := range sortedKeys(vm.Networks) {
 		if f, _ := FormatOf(resource.KindVM, slot); f != QemuNet {
@@ -148,11 +132,7 @@ func compileVM(name string, vm *resource.VM) (Config, error) {
 			continue
 		}
 		v, err := compileNIC(vm.Networks[slot])
-		if err != nil {
-			c.fail(fmt.Errorf("networks.%s: %w", slot, err))
-			continue
-		}
-		c.put(slot, v)
+		c.compiled("networks."+slot, slot, v, err)
 	}
 	if ci := vm.CloudInit; ci != nil {
 		compileCloudInit(c, ci)
@@ -256,12 +236,8 @@ func compileNIC(n resource.NIC) (string, error) {
 	p.Set("model", n.Model)
 	p.Set("macaddr", n.MACAddr)
 	p.Set("bridge", n.Bridge)
-	if n.Firewall != nil {
-		p.Set("firewall", FormatBool(*n.Firewall))
-	}
-	if n.LinkDown != nil {
-		p.Set("link_down", FormatBool(*n.LinkDown))
-	}
+	setBool(&p, "firewall", n.Firewall)
+	setBool(&p, "link_down", n.LinkDown)
 	setInt(&p, "tag", n.Tag)
 	setInt(&p, "mtu", n.MTU)
 	setInt(&p, "queues", n.Queues)
@@ -273,6 +249,12 @@ func compileNIC(n resource.NIC) (string, error) {
 func setInt(p *Props, k string, n int) {
 	if n != 0 {
 		p.Set(k, strconv.Itoa(n))
+	}
+}
+
+func setBool(p *Props, k string, b *bool) {
+	if b != nil {
+		p.Set(k, FormatBool(*b))
 	}
 }
 
@@ -323,23 +305,13 @@ func compileContainer(name string, ct *resource.Container) (Config, error) {
 	}
 	c := &compiler{cfg: Config{}, kind: resource.KindContainer}
 	c.put("hostname", cmpOr(ct.Hostname, name))
-	if ct.Description != nil {
-		c.put("description", *ct.Description)
-	}
-	c.put("tags", tags(ct.Tags))
-	c.bool("template", ct.Template)
-	c.bool("protection", ct.Protection)
-	c.bool("onboot", ct.OnBoot)
-	c.put("startup", ct.Startup)
+	c.guest(ctFields(ct))
 	c.put("ostype", ct.OSType)
 	c.put("arch", ct.Arch)
 	c.bool("unprivileged", ct.Unprivileged)
 	if f := ct.Features; f != nil {
 		v, err := compileFeatures(f)
-		if err != nil {
-			c.fail(fmt.Errorf("features: %w", err))
-		}
-		c.put("features", v)
+		c.compiled("features", "features", v, err)
 	}
 	c.int("cores", ct.Cores)
 	c.put("cpulimit", ct.CPULimit)
@@ -351,10 +323,7 @@ func compileContainer(name string, ct *resource.Container) (Config, error) {
 			c.fail(fmt.Errorf("rootfs: path applies to mount points only"))
 		}
 		v, err := compileMount(*ct.RootFS)
-		if err != nil {
-			c.fail(fmt.Errorf("rootfs: %w", err))
-		}
-		c.put("rootfs", v)
+		c.compiled("rootfs", "rootfs", v, err)
 	}
 	for _, slot := range sortedKeys(ct.Mounts) {
 		if f, _ := FormatOf(resource.KindContainer, slot); f != LXCMount || slot == "rootfs" || slot[0] != 'm' {
@@ -367,11 +336,7 @@ func compileContainer(name string, ct *resource.Container) (Config, error) {
 			continue
 		}
 		v, err := compileMount(m)
-		if err != nil {
-			c.fail(fmt.Errorf("mounts.%s: %w", slot, err))
-			continue
-		}
-		c.put(slot, v)
+		c.compiled("mounts."+slot, slot, v, err)
 	}
 	for _, slot := range sortedKeys(ct.Networks) {
 		if f, _ := FormatOf(resource.KindContainer, slot); f != LXCNet {
@@ -379,11 +344,7 @@ func compileContainer(name string, ct *resource.Container) (Config, error) {
 			continue
 		}
 		v, err := compileCTNIC(ct.Networks[slot])
-		if err != nil {
-			c.fail(fmt.Errorf("networks.%s: %w", slot, err))
-			continue
-		}
-		c.put(slot, v)
+		c.compiled("networks."+slot, slot, v, err)
 	}
 	c.put("nameserver", ct.Nameserver)
 	c.put("searchdomain", ct.Searchdomain)
@@ -396,14 +357,10 @@ func compileContainer(name string, ct *resource.Container) (Config, error) {
 
 func compileFeatures(f *resource.Features) (string, error) {
 	p := NewProps(Features)
-	for _, b := range []struct {
-		k string
-		v *bool
-	}{{"nesting", f.Nesting}, {"keyctl", f.Keyctl}, {"fuse", f.Fuse}, {"mknod", f.Mknod}} {
-		if b.v != nil {
-			p.Set(b.k, FormatBool(*b.v))
-		}
-	}
+	setBool(&p, "nesting", f.Nesting)
+	setBool(&p, "keyctl", f.Keyctl)
+	setBool(&p, "fuse", f.Fuse)
+	setBool(&p, "mknod", f.Mknod)
 	if len(f.Mount) > 0 {
 		p.Set("mount", joinSemi(f.Mount))
 	}
@@ -447,12 +404,8 @@ func compileCTNIC(n resource.CTNIC) (string, error) {
 	p.Set("gw", n.GW)
 	p.Set("ip6", n.IP6)
 	p.Set("gw6", n.GW6)
-	if n.Firewall != nil {
-		p.Set("firewall", FormatBool(*n.Firewall))
-	}
-	if n.LinkDown != nil {
-		p.Set("link_down", FormatBool(*n.LinkDown))
-	}
+	setBool(&p, "firewall", n.Firewall)
+	setBool(&p, "link_down", n.LinkDown)
 	setInt(&p, "tag", n.Tag)
 	setInt(&p, "mtu", n.MTU)
 	p.Set("rate", n.Rate)

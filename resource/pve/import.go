@@ -49,21 +49,11 @@ func importVM(g *resource.Guest) *resource.VM {
 	}
 	vm := &resource.VM{Node: g.Node, VMID: g.VMID, Pool: g.Pool, State: guestState(g)}
 	ci := &resource.CloudInit{}
-	extra := map[string]string{}
-	for _, k := range sortedKeys(g.Config) {
-		v := g.Config[k]
-		if v == "" || ignored(resource.KindVM, k) {
-			continue
-		}
-		if !importVMKey(vm, ci, g.VMID, k, v) {
-			extra[k] = v
-		}
-	}
+	vm.Extra = importConfig(g, resource.KindVM, func(k, v string) bool {
+		return importVMKey(vm, ci, g.VMID, k, v)
+	})
 	if !isZeroCloudInit(ci) {
 		vm.CloudInit = ci
-	}
-	if len(extra) > 0 {
-		vm.Extra = extra
 	}
 	return vm
 }
@@ -76,30 +66,16 @@ func isZeroCloudInit(ci *resource.CloudInit) bool {
 // importVMKey sets the field for key k from v and reports whether it did;
 // a key it cannot model faithfully goes to Extra.
 func importVMKey(vm *resource.VM, ci *resource.CloudInit, vmid int, k, v string) bool {
+	if importGuestKey(vmFields(vm), k, v) {
+		return true
+	}
 	var ok bool
 	switch k {
 	case "name":
 		vm.Name = v
 		return true
-	case "description":
-		vm.Description = &v
-		return true
-	case "tags":
-		vm.Tags = importTags(v)
-		return true
-	case "template":
-		vm.Template, ok = boolPtr(v)
-	case "protection":
-		vm.Protection, ok = boolPtr(v)
-	case "onboot":
-		vm.OnBoot, ok = boolPtr(v)
 	case "numa":
 		vm.NUMA, ok = boolPtr(v)
-	case "startup":
-		_, err := ParseProps(Startup, v)
-		if err == nil {
-			vm.Startup, ok = v, true
-		}
 	case "cores":
 		vm.Cores, ok = intPtr(v)
 	case "sockets":
@@ -170,10 +146,7 @@ func importVMKey(vm *resource.VM, ci *resource.CloudInit, vmid int, k, v string)
 	case isProp && f == QemuNet:
 		n, ok := importNIC(v)
 		if ok {
-			if vm.Networks == nil {
-				vm.Networks = map[string]resource.NIC{}
-			}
-			vm.Networks[k] = n
+			setKey(&vm.Networks, k, n)
 		}
 		return ok
 	case isProp && f == IPConfig:
@@ -181,10 +154,7 @@ func importVMKey(vm *resource.VM, ci *resource.CloudInit, vmid int, k, v string)
 		if err != nil || p.Len() == 0 {
 			return false
 		}
-		if ci.IPConfig == nil {
-			ci.IPConfig = map[string]resource.IPConfig{}
-		}
-		ci.IPConfig[k] = resource.IPConfig{IP: p.Value("ip"), GW: p.Value("gw"), IP6: p.Value("ip6"), GW6: p.Value("gw6")}
+		setKey(&ci.IPConfig, k, resource.IPConfig{IP: p.Value("ip"), GW: p.Value("gw"), IP6: p.Value("ip6"), GW6: p.Value("gw6")})
 		return true
 	case IsDriveSlot(k):
 		p, err := ParseProps(Drive, v)
@@ -198,10 +168,7 @@ func importVMKey(vm *resource.VM, ci *resource.CloudInit, vmid int, k, v string)
 		}
 		d, ok := importDisk(vmid, p)
 		if ok {
-			if vm.Disks == nil {
-				vm.Disks = map[string]resource.Disk{}
-			}
-			vm.Disks[k] = d
+			setKey(&vm.Disks, k, d)
 		}
 		return ok
 	}
@@ -219,12 +186,8 @@ func importAgent(v string) (*resource.Agent, bool) {
 	}
 	a := &resource.Agent{}
 	a.Enabled, _ = ParseBool(en)
-	if s, set := p.Get("fstrim_cloned_disks"); set {
-		a.FSTrimCloned, _ = boolPtr(s)
-	}
-	if s, set := p.Get("freeze-fs-on-backup"); set {
-		a.FreezeFSOnBackup, _ = boolPtr(s)
-	}
+	boolField(p, "fstrim_cloned_disks", &a.FSTrimCloned)
+	boolField(p, "freeze-fs-on-backup", &a.FreezeFSOnBackup)
 	a.Type = p.Value("type")
 	return a, true
 }
@@ -236,10 +199,7 @@ func options(p Props, skip ...string) map[string]string {
 		if slices.Contains(skip, k) {
 			continue
 		}
-		if m == nil {
-			m = map[string]string{}
-		}
-		m[k] = p.Value(k)
+		setKey(&m, k, p.Value(k))
 	}
 	return m
 }
@@ -249,15 +209,10 @@ func importDisk(vmid int, p Props) (resource.Disk, bool) {
 	if !importableVolume(file) {
 		return resource.Disk{}, false
 	}
-	size, hasSize := p.Get("size")
 	d := resource.Disk{Media: p.Value("media"), Format: p.Value("format")}
-	if hasSize && ownVolume(vmid, file) {
-		if b, err := ParseSize(size); err != nil || b <= 0 {
-			return d, false
-		}
-		d.Storage, d.Size = volumeStorage(file), size
-	} else {
-		d.Volume = file
+	var ok bool
+	if d.Storage, d.Size, d.Volume, ok = importVolume(vmid, file, p); !ok {
+		return d, false
 	}
 	d.Options = options(p, "file", "media", "format", "size")
 	return d, true
@@ -269,14 +224,8 @@ func importEFIDisk(vmid int, v string) (*resource.EFIDisk, bool) {
 		return nil, false
 	}
 	e := &resource.EFIDisk{Type: p.Value("efitype")}
-	if file := p.Value("file"); ownVolume(vmid, file) {
-		e.Storage = volumeStorage(file)
-	} else {
-		e.Volume = file
-	}
-	if s, set := p.Get("pre-enrolled-keys"); set {
-		e.PreEnrolledKeys, _ = boolPtr(s)
-	}
+	e.Storage, e.Volume = stateVolume(vmid, p.Value("file"))
+	boolField(p, "pre-enrolled-keys", &e.PreEnrolledKeys)
 	e.Options = options(p, "file", "size", "efitype", "pre-enrolled-keys")
 	return e, true
 }
@@ -287,11 +236,7 @@ func importTPM(vmid int, v string) (*resource.TPM, bool) {
 		return nil, false
 	}
 	t := &resource.TPM{Version: p.Value("version")}
-	if file := p.Value("file"); ownVolume(vmid, file) {
-		t.Storage = volumeStorage(file)
-	} else {
-		t.Volume = file
-	}
+	t.Storage, t.Volume = stateVolume(vmid, p.Value("file"))
 	t.Options = options(p, "file", "size", "version")
 	return t, true
 }
@@ -334,47 +279,23 @@ func importContainer(g *resource.Guest) *resource.Container {
 		return &resource.Container{}
 	}
 	ct := &resource.Container{Node: g.Node, VMID: g.VMID, Pool: g.Pool, State: guestState(g)}
-	extra := map[string]string{}
-	for _, k := range sortedKeys(g.Config) {
-		v := g.Config[k]
-		if v == "" || ignored(resource.KindContainer, k) {
-			continue
-		}
-		if !importCTKey(ct, g.VMID, k, v) {
-			extra[k] = v
-		}
-	}
-	if len(extra) > 0 {
-		ct.Extra = extra
-	}
+	ct.Extra = importConfig(g, resource.KindContainer, func(k, v string) bool {
+		return importCTKey(ct, g.VMID, k, v)
+	})
 	return ct
 }
 
 func importCTKey(ct *resource.Container, vmid int, k, v string) bool {
+	if importGuestKey(ctFields(ct), k, v) {
+		return true
+	}
 	var ok bool
 	switch k {
 	case "hostname":
 		ct.Hostname = v
 		return true
-	case "description":
-		ct.Description = &v
-		return true
-	case "tags":
-		ct.Tags = importTags(v)
-		return true
-	case "template":
-		ct.Template, ok = boolPtr(v)
-	case "protection":
-		ct.Protection, ok = boolPtr(v)
-	case "onboot":
-		ct.OnBoot, ok = boolPtr(v)
 	case "unprivileged":
 		ct.Unprivileged, ok = boolPtr(v)
-	case "startup":
-		_, err := ParseProps(Startup, v)
-		if err == nil {
-			ct.Startup, ok = v, true
-		}
 	case "ostype":
 		ct.OSType, ok = v, true
 	case "arch":
@@ -412,19 +333,13 @@ func importCTKey(ct *resource.Container, vmid int, k, v string) bool {
 	case isProp && f == LXCNet:
 		n, ok := importCTNIC(v)
 		if ok {
-			if ct.Networks == nil {
-				ct.Networks = map[string]resource.CTNIC{}
-			}
-			ct.Networks[k] = n
+			setKey(&ct.Networks, k, n)
 		}
 		return ok
 	case isProp && f == LXCMount && strings.HasPrefix(k, "mp"):
 		m, ok := importMount(vmid, v)
 		if ok && m.Path != "" {
-			if ct.Mounts == nil {
-				ct.Mounts = map[string]resource.Mount{}
-			}
-			ct.Mounts[k] = m
+			setKey(&ct.Mounts, k, m)
 			return true
 		}
 	}
@@ -461,13 +376,9 @@ func importMount(vmid int, v string) (resource.Mount, bool) {
 		return resource.Mount{}, false
 	}
 	m := resource.Mount{Path: p.Value("mp")}
-	if size, set := p.Get("size"); set && ownVolume(vmid, vol) {
-		if b, err := ParseSize(size); err != nil || b <= 0 {
-			return m, false
-		}
-		m.Storage, m.Size = volumeStorage(vol), size
-	} else {
-		m.Volume = vol
+	var ok bool
+	if m.Storage, m.Size, m.Volume, ok = importVolume(vmid, vol, p); !ok {
+		return m, false
 	}
 	m.Options = options(p, "volume", "mp", "size")
 	return m, true
@@ -491,6 +402,39 @@ func importCTNIC(v string) (resource.CTNIC, bool) {
 	}
 	ok := atoiField(p, "tag", &n.Tag) && atoiField(p, "mtu", &n.MTU)
 	return n, ok
+}
+
+// setKey sets (*m)[k] to v, making the map first if it is nil.
+func setKey[V any](m *map[string]V, k string, v V) {
+	if *m == nil {
+		*m = map[string]V{}
+	}
+	(*m)[k] = v
+}
+
+// importVolume says how a spec names volume vol of guest vmid with
+// property string p: by storage and size when the guest owns it and p has
+// its size, else by the volume itself. It fails on a size PVE should not
+// print.
+func importVolume(vmid int, vol string, p Props) (storage, size, volume string, ok bool) {
+	size, set := p.Get("size")
+	if !set || !ownVolume(vmid, vol) {
+		return "", "", vol, true
+	}
+	if b, err := ParseSize(size); err != nil || b <= 0 {
+		return "", "", "", false
+	}
+	return volumeStorage(vol), size, "", true
+}
+
+// stateVolume says how a spec names the volume file of efidisk0 or
+// tpmstate0 (which PVE sizes itself): by storage when guest vmid owns it,
+// else by the volume itself.
+func stateVolume(vmid int, file string) (storage, volume string) {
+	if ownVolume(vmid, file) {
+		return volumeStorage(file), ""
+	}
+	return "", file
 }
 
 // importableVolume reports whether an observed volume can stand in a spec
