@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/pmpc-dev/pmpc/resource"
 	"github.com/pmpc-dev/pmpc/resource/pve"
 	"github.com/pmpc-dev/pmpc/schema"
+	"github.com/pmpc-dev/pmpc/snapshot"
 )
 
 func init() { register(newImportCmd) }
@@ -31,6 +33,7 @@ type importOptions struct {
 	node    string
 	format  string
 	refresh bool
+	noTag   bool
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -54,7 +57,14 @@ defined when a definition pins its vmid, or names it (without a vmid).
 A name that several live guests share, that another definition already
 uses, or that is missing gets the vmid appended (web-01-vm105, vm-105).
 Existing files are never overwritten. Import refreshes the snapshot first
-unless --refresh=false; it prints each file it wrote.` + "\n" + exitCodeHelp,
+unless --refresh=false; it prints each file it wrote.
+
+Import then marks the guests it adopted as managed by pmpc: it adds the pmpc
+tag to each in the cluster (one config update per guest, sent with the digest
+it read, so a guest edited meanwhile is left alone and reported). The tag is
+how a later plan with --prune knows a guest whose definition was removed
+from git belongs to pmpc; plans never show it as a change. --no-tag skips
+this, for a read-only token.` + "\n" + exitCodeHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runImport(cmd.Context(), g, o)
@@ -66,6 +76,7 @@ unless --refresh=false; it prints each file it wrote.` + "\n" + exitCodeHelp,
 	f.StringVar(&o.node, "node", "", "import only guests on this `node`")
 	f.StringVar(&o.format, "format", "cue", "file format: cue or yaml")
 	f.BoolVar(&o.refresh, "refresh", true, "refresh the snapshot from the cluster first")
+	f.BoolVar(&o.noTag, "no-tag", false, "do not tag the imported guests pmpc in the cluster (they cannot be pruned until an apply tags them)")
 	cmd.MarkFlagsMutuallyExclusive("all", "kind")
 	cmd.MarkFlagsOneRequired("all", "kind")
 	return cmd
@@ -133,7 +144,76 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		}
 		fmt.Fprintf(g.stdout, "wrote %s\n", f.path)
 	}
+	if !o.noTag {
+		if err := tagImported(ctx, g, s, live, files); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(g.stderr, "Imported %d resources; run pmpc plan to check that it shows no changes.\n", len(files))
+	return nil
+}
+
+// countGuests says "1 guest" or "N guests", followed by verb if any.
+func countGuests(n int, verb string) string {
+	s := strconv.Itoa(n) + " guests"
+	if n == 1 {
+		s = "1 guest"
+	}
+	if verb != "" {
+		s += " " + verb
+	}
+	return s
+}
+
+// tagImported adds the pmpc tag to the live guests import wrote definitions
+// for, sending the digest the import read. A guest that cannot be tagged
+// (locked, edited meanwhile) keeps its definition; it is reported.
+func tagImported(ctx context.Context, g *globals, s *session, live *resource.Cluster, files []importFile) error {
+	byVMID := map[int]*resource.Guest{}
+	for i := range live.Guests {
+		byVMID[live.Guests[i].VMID] = &live.Guests[i]
+	}
+	var failed []string
+	tagged := 0
+	for _, f := range files {
+		gu := byVMID[f.vmid]
+		if gu == nil {
+			continue
+		}
+		tags := pve.ParseTags(gu.Tags)
+		if slices.Contains(tags, resource.ManagedTag) {
+			continue
+		}
+		c, err := s.connect(ctx)
+		if err != nil {
+			return err
+		}
+		set := map[string]string{"tags": pve.FormatTags(append(tags, resource.ManagedTag))}
+		upid, err := c.UpdateConfig(ctx, gu.Kind, gu.Node, gu.VMID, set, nil, gu.Digest)
+		if err == nil && upid != nil {
+			_, err = c.WaitTask(ctx, *upid)
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s (vmid %d): %v", f.addr, gu.VMID, err))
+			continue
+		}
+		tagged++
+	}
+	if tagged > 0 {
+		fmt.Fprintf(g.stderr, "Tagged %s pmpc in the cluster (managed by this workspace).\n", countGuests(tagged, ""))
+		// Keep the snapshot in step with the tags just written, so that a
+		// plan --refresh=false sees the cluster as it is.
+		if _, _, _, err := s.refresh(ctx, snapshot.RefreshOptions{}); err != nil {
+			fmt.Fprintf(g.stderr, "Warning: refresh after tagging: %v\n", err)
+		}
+	}
+	if len(failed) > 0 {
+		// The definitions are what matters and they are written; the tag
+		// only lets --prune delete the guest later. A locked guest is the
+		// usual cause: its next apply that updates tags adds the tag.
+		fmt.Fprintf(g.stderr, "Warning: %s not be tagged pmpc (plans manage them anyway; --prune will not delete them until they carry the tag):\n  %s\n",
+			countGuests(len(failed), "could"), strings.Join(failed, "\n  "))
+	}
 	return nil
 }
 
@@ -142,6 +222,7 @@ type importFile struct {
 	addr resource.Address
 	path string // workspace-relative, slash-separated
 	data []byte
+	vmid int // the guest the file defines; 0 for a pool
 }
 
 // planImport decides which live resources to import, under which keys and
@@ -152,7 +233,7 @@ func planImport(live *resource.Cluster, desired *resource.Set, kinds map[resourc
 	var files []importFile
 	var skipped []string
 	taken := map[string]bool{} // paths claimed in this run
-	claim := func(addr resource.Address, slug string, alt string, render func(key string) ([]byte, error)) {
+	claim := func(addr resource.Address, vmid int, slug string, alt string, render func(key string) ([]byte, error)) {
 		key := addr.Name
 		for _, candidate := range []struct{ key, slug string }{{key, slug}, {alt, sanitizeSlug(alt)}} {
 			if candidate.key == "" {
@@ -168,7 +249,7 @@ func planImport(live *resource.Cluster, desired *resource.Set, kinds map[resourc
 				return
 			}
 			taken[p] = true
-			files = append(files, importFile{addr: resource.Address{Kind: addr.Kind, Name: candidate.key}, path: p, data: data})
+			files = append(files, importFile{addr: resource.Address{Kind: addr.Kind, Name: candidate.key}, path: p, data: data, vmid: vmid})
 			return
 		}
 		skipped = append(skipped, fmt.Sprintf("skipped %s: %s/%s.%s exists", addr, kindDir(addr.Kind), slug, format))
@@ -185,7 +266,7 @@ func planImport(live *resource.Cluster, desired *resource.Set, kinds map[resourc
 			}
 			addr := resource.Address{Kind: resource.KindPool, Name: p.ID}
 			// A pool's key is its id; only the path may differ.
-			claim(addr, sanitizeSlug(p.ID), "", func(key string) ([]byte, error) {
+			claim(addr, 0, sanitizeSlug(p.ID), "", func(key string) ([]byte, error) {
 				return renderDefinition(resource.KindPool, key, spec, live.Endpoint, "pool "+p.ID, format)
 			})
 		}
@@ -243,7 +324,7 @@ func planImport(live *resource.Cluster, desired *resource.Set, kinds map[resourc
 			}
 			usedKey[kind][key] = true
 			what := fmt.Sprintf("%s %d on %s", kind, g.VMID, g.Node)
-			claim(resource.Address{Kind: kind, Name: key}, sanitizeSlug(key), alt, func(key string) ([]byte, error) {
+			claim(resource.Address{Kind: kind, Name: key}, g.VMID, sanitizeSlug(key), alt, func(key string) ([]byte, error) {
 				var spec any
 				switch kind {
 				case resource.KindVM:

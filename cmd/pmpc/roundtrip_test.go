@@ -108,7 +108,7 @@ func TestRoundTripLarge(t *testing.T) {
 	}
 	code, stdout, _ = pmpcRun(t, ws, "plan", "--detailed-exitcode", "--refresh=false")
 	if code != exitChanges || !strings.Contains(stdout, "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete") ||
-		!strings.Contains(stdout, `~ tags = "db;team-b" -> "db;edited;pmpc;team-b"`) {
+		!strings.Contains(stdout, `~ tags = "db;pmpc;team-b" -> "db;edited;pmpc;team-b"`) {
 		t.Fatalf("plan after one edit: exit %d, want 2 and one tag change\n%s", code, lastLines(stdout, 40))
 	}
 	if code, stdout, stderr := pmpcRun(t, ws, "apply", "--auto-approve"); code != 0 {
