@@ -12,11 +12,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/format"
 	cuejson "cuelang.org/go/encoding/json"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pmpc-dev/pmpc/resource"
@@ -173,32 +175,51 @@ func tagImported(ctx context.Context, g *globals, s *session, live *resource.Clu
 	for i := range live.Guests {
 		byVMID[live.Guests[i].VMID] = &live.Guests[i]
 	}
-	var failed []string
-	tagged := 0
+	var todo []importFile
 	for _, f := range files {
-		gu := byVMID[f.vmid]
-		if gu == nil {
-			continue
+		if gu := byVMID[f.vmid]; gu != nil && !slices.Contains(pve.ParseTags(gu.Tags), resource.ManagedTag) {
+			todo = append(todo, f)
 		}
-		tags := pve.ParseTags(gu.Tags)
-		if slices.Contains(tags, resource.ManagedTag) {
-			continue
-		}
-		c, err := s.connect(ctx)
-		if err != nil {
-			return err
-		}
-		set := map[string]string{"tags": pve.FormatTags(append(tags, resource.ManagedTag))}
-		upid, err := c.UpdateConfig(ctx, gu.Kind, gu.Node, gu.VMID, set, nil, gu.Digest)
-		if err == nil && upid != nil {
-			_, err = c.WaitTask(ctx, *upid)
-		}
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s (vmid %d): %v", f.addr, gu.VMID, err))
-			continue
-		}
-		tagged++
 	}
+	if len(todo) == 0 {
+		return nil
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	// One update per guest, as many at once as the client allows: each is
+	// a task on a QEMU guest.
+	var (
+		mu     sync.Mutex
+		failed []string
+		tagged int
+	)
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(c.Workers())
+	for _, f := range todo {
+		gu := byVMID[f.vmid]
+		eg.Go(func() error {
+			set := map[string]string{"tags": pve.FormatTags(append(pve.ParseTags(gu.Tags), resource.ManagedTag))}
+			upid, err := c.UpdateConfig(ectx, gu.Kind, gu.Node, gu.VMID, set, nil, gu.Digest)
+			if err == nil && upid != nil {
+				_, err = c.WaitTask(ectx, *upid)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("%s (vmid %d): %v", f.addr, gu.VMID, err))
+				return nil
+			}
+			tagged++
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	slices.Sort(failed)
 	if tagged > 0 {
 		fmt.Fprintf(g.stderr, "Tagged %s pmpc in the cluster (managed by this workspace).\n", countGuests(tagged, ""))
 		// Keep the snapshot in step with the tags just written, so that a
