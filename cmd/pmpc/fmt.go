@@ -119,11 +119,31 @@ func runFmt(g *globals, o *fmtOptions) error {
 	return nil
 }
 
-// writeFilePreserving replaces a file's content, keeping its mode.
+// writeFilePreserving replaces a file's content, keeping its mode. It
+// writes a temporary file beside it and renames it into place, so that an
+// interrupted fmt leaves either the old file or the new one, never half.
 func writeFilePreserving(name string, b []byte) error {
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(name); err == nil {
 		mode = st.Mode().Perm()
 	}
-	return os.WriteFile(name, b, mode)
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".pmpc-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), mode)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return os.Rename(tmp.Name(), name)
 }
