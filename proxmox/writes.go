@@ -359,7 +359,10 @@ func (c *Client) Migrate(ctx context.Context, kind resource.Kind, node string, v
 		if kind == resource.KindContainer {
 			form.Set("restart", "1")
 		} else {
+			// Live migration moves local disks only when asked to; with
+			// shared storage the option is a no-op.
 			form.Set("online", "1")
+			form.Set("with-local-disks", "1")
 		}
 	}
 	var u UPID

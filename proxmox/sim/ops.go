@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -588,8 +591,33 @@ func hGuestMigrate(s *Server, q *req, typ string) (any, error) {
 		return nil, err
 	}
 	g.conf["lock"] = "migrate"
+	// Like QemuMigrate: a running VM's local disks move only with
+	// with-local-disks; without it the task fails while scanning volumes.
+	var localDisks []string
+	if typ == "qemu" && g.running && q.params["with-local-disks"] != "1" {
+		for _, k := range slices.Sorted(maps.Keys(g.conf)) {
+			v := g.conf[k]
+			if !g.isDiskKey(k) || strings.HasPrefix(k, "unused") || strings.Contains(v, "media=cdrom") {
+				continue
+			}
+			if st, name := s.c.volOf(v); st != nil && !st.shared {
+				localDisks = append(localDisks, st.id+":"+name)
+			}
+		}
+	}
 	return s.startTask(q.who, g.node, taskType(typ, "qmigrate", "vzmigrate"), strconv.Itoa(g.vmid), func(t *task) error {
 		delete(g.conf, "lock")
+		if len(localDisks) > 0 {
+			t.log = append(t.log, fmt.Sprintf("starting migration of VM %d to node '%s'", g.vmid, target))
+			for _, v := range localDisks {
+				t.log = append(t.log, fmt.Sprintf("found local disk '%s' (in current VM config)", v),
+					fmt.Sprintf("can't migrate local disk '%s': can't live migrate attached local disks without with-local-disks option", v))
+			}
+			t.log = append(t.log, "ERROR: Problem found while scanning volumes - can't migrate VM - check log",
+				"aborting phase 1 - cleanup resources",
+				"ERROR: migration aborted (duration 00:00:01): Problem found while scanning volumes - can't migrate VM - check log")
+			return errors.New("migration aborted")
+		}
 		g.node = target
 		s.moveVolumes(g)
 		t.log = append(t.log, fmt.Sprintf("migration finished successfully (duration 00:00:01)"))

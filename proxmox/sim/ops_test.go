@@ -82,7 +82,14 @@ func TestTemplateCloneMigrateResize(t *testing.T) {
 	// Migrate a running VM needs online; then the node changes.
 	wantErr(t, a.post("/nodes/pve1/qemu/101/migrate", form("target", "pve2")), "500 can't migrate running VM without --online")
 	wantErr(t, a.post("/nodes/pve1/qemu/101/migrate", form("target", "pve1")), "500 target is local node.")
+	// A running VM's local disks move only with with-local-disks: without
+	// it the task fails while scanning volumes, and the VM stays.
 	upid := ok(t, a.post("/nodes/pve1/qemu/101/migrate", form("target", "pve2", "online", "1"))).data()
+	if st := a.wait(upid); st != "migration aborted" {
+		t.Fatalf("live migration of local disks without with-local-disks: %q", st)
+	}
+	ok(t, a.get("/nodes/pve1/qemu/101/config", nil))
+	upid = ok(t, a.post("/nodes/pve1/qemu/101/migrate", form("target", "pve2", "online", "1", "with-local-disks", "1"))).data()
 	if st := a.wait(upid); st != "OK" {
 		t.Fatal(st)
 	}
