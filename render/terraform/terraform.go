@@ -250,38 +250,52 @@ func (r *renderer) vm(name string, vm *resource.VM) error {
 		description: vm.Description, tags: vm.Tags, pool: vm.Pool, state: vm.State,
 		onBoot: vm.OnBoot, template: vm.Template, protection: vm.Protection,
 	})
+	// extra are the raw keys left over once those with a provider
+	// attribute below have been taken out.
+	extra := map[string]string{}
+	for k, v := range vm.Extra {
+		extra[k] = v
+	}
+	a := &adoption{g: g}
 	setString(b, "bios", vm.BIOS)
 	setString(b, "machine", vm.Machine)
-	setString(b, "scsi_hardware", vm.SCSIHW)
+	r.vmSCSIHardware(b, vm, a)
 	setString(b, "hotplug", vm.Hotplug)
 	if len(vm.Boot) > 0 {
 		b.SetAttributeValue("boot_order", stringList(vm.Boot))
 	}
+	vmPrimitives(b, extra, a)
 
 	if vm.Clone != nil {
 		if err := r.clone(b, name, vm); err != nil {
 			return err
 		}
+		// The provider's Read never puts clone into state (vmReadCustom
+		// only keeps a clone block already there; the importer sets id and
+		// node_name only) and every clone attribute is ForceNew, so an
+		// adopted clone would be planned for replacement.
+		if a.adopted() {
+			a.ignore("clone")
+		}
 	}
-	r.agent(b, vm.Agent, g)
-	r.cpu(b, vm)
-	if vm.Memory != nil || vm.Balloon != nil {
-		m := b.AppendNewBlock("memory", nil).Body()
-		setInt(m, "dedicated", vm.Memory)
-		setInt(m, "floating", vm.Balloon)
-	}
-	if vm.OSType != "" {
-		b.AppendNewBlock("operating_system", nil).Body().SetAttributeValue("type", cty.StringVal(vm.OSType))
-	}
+	r.agent(b, vm.Agent, a)
+	r.cpu(b, vm, extra)
+	vmMemory(b, vm)
+	vmOperatingSystem(b, vm.OSType, a)
 	startup(b, vm.Startup)
-	if vm.EFIDisk != nil {
+	vmVGA(b, extra, a)
+	// efi_disk and tpm_state are ForceNew; vmReadCustom stores them on
+	// import only when they differ from the defaults (local-lvm, 2m, raw,
+	// no pre-enrolled keys; local-lvm, v2.0). A block that Read would leave
+	// out would replace an adopted VM, so it is not rendered for one.
+	if vm.EFIDisk != nil && !(a.adopted() && efiDefault(vm.EFIDisk)) {
 		e := b.AppendNewBlock("efi_disk", nil).Body()
 		setString(e, "datastore_id", datastore(vm.EFIDisk.Storage, vm.EFIDisk.Volume))
 		setString(e, "file_format", vm.EFIDisk.Options["format"])
 		setString(e, "type", vm.EFIDisk.Type)
 		setBool(e, "pre_enrolled_keys", vm.EFIDisk.PreEnrolledKeys)
 	}
-	if vm.TPM != nil {
+	if vm.TPM != nil && !(a.adopted() && datastore(vm.TPM.Storage, vm.TPM.Volume) == "local-lvm" && (vm.TPM.Version == "" || vm.TPM.Version == "v2.0")) {
 		t := b.AppendNewBlock("tpm_state", nil).Body()
 		setString(t, "datastore_id", datastore(vm.TPM.Storage, vm.TPM.Volume))
 		setString(t, "version", vm.TPM.Version)
@@ -291,12 +305,113 @@ func (r *renderer) vm(name string, vm *resource.VM) error {
 	if vm.CloudInit != nil {
 		r.cloudInit(b, id, vm.CloudInit)
 	}
-	unmodelled(b, vm.Extra)
+	serialDevices(b, extra)
+	unmodelled(b, extra)
 	if ignoreStarted {
-		lifecycleIgnore(b, hcl.Traversal{hcl.TraverseRoot{Name: "started"}})
+		a.ignore("started")
 	}
+	lifecycleIgnore(b, a.paths...)
 	r.adopt(TypeVM, id, g)
 	return nil
+}
+
+// adoption tracks, for a resource that an import block adopts (g is the
+// live guest, nil when pmpc would create it), the attributes to list in
+// lifecycle.ignore_changes: those whose value after import the
+// configuration cannot state (the provider's Read puts a value in state
+// that its validators reject in configuration, or leaves it out while the
+// schema has a Default). They are only ignored for adopted guests.
+type adoption struct {
+	g     *resource.Guest
+	paths []hcl.Traversal
+}
+
+// adopted reports whether the guest already exists.
+func (a *adoption) adopted() bool { return a.g != nil }
+
+// liveHas reports whether the live guest's config has key.
+func (a *adoption) liveHas(key string) bool {
+	if a.g == nil {
+		return false
+	}
+	_, ok := a.g.Config[key]
+	return ok
+}
+
+// ignore adds the attribute (optionally a path into its first block) to
+// ignore_changes.
+func (a *adoption) ignore(attr string, inner ...string) {
+	t := hcl.Traversal{hcl.TraverseRoot{Name: attr}}
+	if len(inner) > 0 {
+		t = append(t, hcl.TraverseIndex{Key: cty.NumberIntVal(0)})
+		for _, n := range inner {
+			t = append(t, hcl.TraverseAttr{Name: n})
+		}
+	}
+	a.paths = append(a.paths, t)
+}
+
+// vmSCSIHardware sets scsi_hardware. The provider's schema defaults it to
+// virtio-scsi-pci, while its Read (vmReadCustom in
+// proxmoxtf/resource/vm/vm.go) only sets it when PVE's config has scsihw:
+// an adopted VM without scsihw (PVE's lsi) would plan "" -> virtio-scsi-pci,
+// so the attribute is ignored there rather than claimed.
+func (r *renderer) vmSCSIHardware(b *hclwrite.Body, vm *resource.VM, a *adoption) {
+	switch {
+	case vm.SCSIHW != "":
+		b.SetAttributeValue("scsi_hardware", cty.StringVal(vm.SCSIHW))
+	case a.adopted() && !a.liveHas("scsihw"):
+		a.ignore("scsi_hardware")
+	}
+}
+
+// vmPrimitives sets the top-level attributes the provider's
+// vmReadPrimitiveValues (proxmoxtf/resource/vm/vm.go) reads back on import
+// and whose Default differs from what it reads when PVE leaves the key out,
+// taking their raw keys out of extra:
+//   - acpi: Read sets PVE's acpi or true; Default true. Rendered when 0.
+//   - tablet_device: Read sets PVE's tablet or true; Default true. Rendered when 0.
+//   - kvm_arguments: Read sets args (blank as ""); Default "". Rendered when set.
+//   - hook_script_file_id: Default ""; rendered when hookscript is set.
+//   - keyboard_layout: Read sets PVE's keyboard or ""; Default "en-us", and
+//     its validator rejects "". Rendered when set; on an adopted VM without
+//     keyboard it is ignored, since no value in configuration matches "".
+func vmPrimitives(b *hclwrite.Body, extra map[string]string, a *adoption) {
+	if v, ok := take(extra, "acpi"); ok {
+		if on, ok := render.Bool(v); ok && !on {
+			b.SetAttributeValue("acpi", cty.False)
+		}
+	}
+	if v, ok := take(extra, "tablet"); ok {
+		if on, ok := render.Bool(v); ok && !on {
+			b.SetAttributeValue("tablet_device", cty.False)
+		}
+	}
+	if v, ok := take(extra, "args"); ok && strings.TrimSpace(v) != "" {
+		b.SetAttributeValue("kvm_arguments", cty.StringVal(v))
+	}
+	if v, ok := take(extra, "hookscript"); ok && v != "" {
+		b.SetAttributeValue("hook_script_file_id", cty.StringVal(v))
+	}
+	if v, ok := take(extra, "keyboard"); ok && v != "" {
+		b.SetAttributeValue("keyboard_layout", cty.StringVal(v))
+	} else if a.adopted() && !a.liveHas("keyboard") {
+		a.ignore("keyboard_layout")
+	}
+}
+
+// efiDefault reports whether Read would leave efi disk e out of state.
+func efiDefault(e *resource.EFIDisk) bool {
+	format := e.Options["format"]
+	return datastore(e.Storage, e.Volume) == "local-lvm" && (e.Type == "" || e.Type == "2m") &&
+		(e.PreEnrolledKeys == nil || !*e.PreEnrolledKeys) && (format == "" || format == "raw")
+}
+
+// take removes key from m and returns its value.
+func take(m map[string]string, key string) (string, bool) {
+	v, ok := m[key]
+	delete(m, key)
+	return v, ok
 }
 
 // guestBlock opens the resource block of a VM or container (addr names it
@@ -406,49 +521,209 @@ func (r *renderer) clone(b *hclwrite.Body, name string, vm *resource.VM) error {
 	return nil
 }
 
-// agent always renders the agent block: on import the provider fills an
-// all-default agent block and would otherwise plan a change on every guest.
-func (r *renderer) agent(b *hclwrite.Body, a *resource.Agent, g *resource.Guest) {
-	ab := b.AppendNewBlock("agent", nil).Body()
-	if a == nil {
-		enabled := false
-		if g != nil && g.Config["agent"] != "" {
-			p := render.SplitProps(g.Config["agent"])
-			v := p["enabled"]
-			if v == "" {
-				v = p[""]
-			}
-			enabled, _ = render.Bool(v)
+// Provider defaults (proxmoxtf/resource/vm/vm.go, the dv* constants used
+// by VM() and compared against in vmReadCustom) that decide whether Read
+// puts a block into state on import.
+const (
+	dvCPUCores     = 1
+	dvCPUSockets   = 1
+	dvCPUType      = "qemu64"
+	dvCPUUnits     = 1024
+	dvMemory       = 512
+	dvOSType       = "other"
+	dvVGAMemory    = 16
+	dvVGAType      = "std"
+	dvAgentType    = "virtio"
+	maxSerialSlots = 4
+)
+
+// agent renders the agent block the way the provider's vmReadCustom reads
+// it back on import: with no agent key in PVE's config it sets agent to an
+// empty list, so no block is rendered (a block, even an all-default one,
+// would plan a change); with an agent key it always fills the block
+// (enabled, trim, timeout "15m" and type, "" when PVE's agent string has
+// none). The schema defaults type to "virtio" and its validator rejects "",
+// so on an adopted VM whose agent names no type, agent[0].type is ignored.
+func (r *renderer) agent(b *hclwrite.Body, a *resource.Agent, ad *adoption) {
+	live, hasLive := "", ad.liveHas("agent")
+	if hasLive {
+		live = ad.g.Config["agent"]
+	}
+	var enabled bool
+	var trim *bool
+	var typ string
+	switch {
+	case a != nil:
+		enabled, trim, typ = a.Enabled, a.FSTrimCloned, a.Type
+		allDefault := !enabled && (trim == nil || !*trim) && (typ == "" || typ == dvAgentType)
+		if allDefault && !hasLive {
+			// PVE's default (no agent) and the provider's agree: Read
+			// leaves the block out, and so does the configuration.
+			return
 		}
-		ab.SetAttributeValue("enabled", cty.BoolVal(enabled))
+	case hasLive:
+		p := render.SplitProps(live)
+		v := p["enabled"]
+		if v == "" {
+			v = p[""]
+		}
+		enabled, _ = render.Bool(v)
+		if t, ok := render.Bool(p["fstrim_cloned_disks"]); ok && t {
+			trim = &t
+		}
+		typ = p["type"]
+	default:
 		return
 	}
-	ab.SetAttributeValue("enabled", cty.BoolVal(a.Enabled))
-	setBool(ab, "trim", a.FSTrimCloned)
-	setString(ab, "type", a.Type)
+	ab := b.AppendNewBlock("agent", nil).Body()
+	ab.SetAttributeValue("enabled", cty.BoolVal(enabled))
+	setBool(ab, "trim", trim)
+	setString(ab, "type", typ)
+	if typ == "" && ad.adopted() {
+		ad.ignore("agent", "type")
+	}
 }
 
-func (r *renderer) cpu(b *hclwrite.Body, vm *resource.VM) {
-	if vm.Cores == nil && vm.Sockets == nil && vm.CPU == "" && vm.NUMA == nil && vm.VCPUs == nil {
+// cpu renders the cpu block when it differs from the provider's defaults.
+// vmReadCustom sets cpu into state on import only when architecture,
+// cores, flags, hotplugged, limit, sockets, type or units differ from the
+// dv* defaults (x86_64, 1, [], 0, 0, 1, qemu64, 1024), filling absent PVE
+// keys with those same defaults; a block for an all-default VM would plan
+// a change, so none is rendered. NUMA is not in that test: a definition
+// asking for numa alone still renders it (the provider would apply it).
+func (r *renderer) cpu(b *hclwrite.Body, vm *resource.VM, extra map[string]string) {
+	var typ string
+	var flags []string
+	if vm.CPU != "" {
+		// PVE's cpu is a property string whose default key is the type.
+		p := render.SplitProps(vm.CPU)
+		typ = p[""]
+		if typ == "" {
+			typ = p["cputype"]
+		}
+		if fl := p["flags"]; fl != "" {
+			flags = strings.Split(fl, ";")
+		}
+	}
+	limit, _ := strconv.ParseFloat(extra["cpulimit"], 64)
+	units, unitsErr := strconv.Atoi(extra["cpuunits"])
+	affinity := extra["affinity"]
+	numa := vm.NUMA != nil && *vm.NUMA
+	differs := (vm.Cores != nil && *vm.Cores != dvCPUCores) ||
+		(vm.Sockets != nil && *vm.Sockets != dvCPUSockets) ||
+		(typ != "" && typ != dvCPUType) || len(flags) > 0 ||
+		(vm.VCPUs != nil && *vm.VCPUs != 0) ||
+		limit != 0 || (unitsErr == nil && units != dvCPUUnits) || affinity != "" || numa
+	if !differs {
 		return
 	}
 	c := b.AppendNewBlock("cpu", nil).Body()
 	setInt(c, "cores", vm.Cores)
 	setInt(c, "sockets", vm.Sockets)
-	if vm.CPU != "" {
-		// PVE's cpu is a property string whose default key is the type.
-		p := render.SplitProps(vm.CPU)
-		t := p[""]
-		if t == "" {
-			t = p["cputype"]
-		}
-		setString(c, "type", t)
-		if fl := p["flags"]; fl != "" {
-			c.SetAttributeValue("flags", stringList(strings.Split(fl, ";")))
-		}
+	setString(c, "type", typ)
+	if len(flags) > 0 {
+		c.SetAttributeValue("flags", stringList(flags))
 	}
 	setBool(c, "numa", vm.NUMA)
 	setInt(c, "hotplugged", vm.VCPUs)
+	// The provider's limit is a whole number of CPUs; a fractional PVE
+	// cpulimit cannot be stated and stays a comment.
+	if limit != 0 && limit == math.Trunc(limit) {
+		c.SetAttributeValue("limit", cty.NumberIntVal(int64(limit)))
+		delete(extra, "cpulimit")
+	}
+	if unitsErr == nil {
+		c.SetAttributeValue("units", cty.NumberIntVal(int64(units)))
+		delete(extra, "cpuunits")
+	}
+	if affinity != "" {
+		c.SetAttributeValue("affinity", cty.StringVal(affinity))
+		delete(extra, "affinity")
+	}
+}
+
+// vmMemory renders the memory block when it differs from the provider's
+// defaults: vmReadCustom puts memory into state only when dedicated (PVE's
+// memory) is not 512 or floating (balloon) is not 0.
+func vmMemory(b *hclwrite.Body, vm *resource.VM) {
+	dedicated := vm.Memory != nil && *vm.Memory != dvMemory
+	floating := vm.Balloon != nil && *vm.Balloon != 0
+	if !dedicated && !floating {
+		return
+	}
+	m := b.AppendNewBlock("memory", nil).Body()
+	setInt(m, "dedicated", vm.Memory)
+	setInt(m, "floating", vm.Balloon)
+}
+
+// vmOperatingSystem renders operating_system. vmReadCustom leaves it out of
+// state only when ostype is "other" (the default), so "other" renders no
+// block; when PVE has no ostype at all it stores type "" (which the
+// validator rejects in configuration), so an adopted VM without ostype
+// ignores the block.
+func vmOperatingSystem(b *hclwrite.Body, osType string, a *adoption) {
+	switch {
+	case osType != "" && osType != dvOSType:
+		b.AppendNewBlock("operating_system", nil).Body().SetAttributeValue("type", cty.StringVal(osType))
+	case osType == "" && a.adopted() && !a.liveHas("ostype"):
+		a.ignore("operating_system")
+	}
+}
+
+// vmVGA renders vga from PVE's vga key. vmReadCustom fills the block from
+// it (memory 16 when absent) and leaves it out only when the result is the
+// default (std, 16 MiB, no clipboard); with no vga key it stores type ""
+// and memory 0, which no configuration can state, so an adopted VM without
+// vga ignores the block.
+func vmVGA(b *hclwrite.Body, extra map[string]string, a *adoption) {
+	v, ok := take(extra, "vga")
+	if !ok || v == "" {
+		if a.adopted() && !a.liveHas("vga") {
+			a.ignore("vga")
+		}
+		return
+	}
+	p := render.SplitProps(v)
+	typ := p["type"]
+	if typ == "" {
+		typ = p[""]
+	}
+	mem := dvVGAMemory
+	if m, err := strconv.Atoi(p["memory"]); err == nil {
+		mem = m
+	}
+	clip := p["clipboard"]
+	if typ == dvVGAType && mem == dvVGAMemory && clip == "" {
+		return
+	}
+	vb := b.AppendNewBlock("vga", nil).Body()
+	setString(vb, "type", typ)
+	if mem != dvVGAMemory {
+		vb.SetAttributeValue("memory", cty.NumberIntVal(int64(mem)))
+	}
+	setString(vb, "clipboard", clip)
+}
+
+// serialDevices renders serial0..3 as serial_device blocks: vmReadCustom
+// stores one entry per slot up to the last one set, so the n-th block is
+// serialN. A gap cannot be stated (Read stores device "" there) and is
+// left as a comment.
+func serialDevices(b *hclwrite.Body, extra map[string]string) {
+	last := -1
+	for i := 0; i < maxSerialSlots; i++ {
+		if extra["serial"+strconv.Itoa(i)] != "" {
+			last = i
+		}
+	}
+	for i := 0; i <= last; i++ {
+		key := "serial" + strconv.Itoa(i)
+		v, _ := take(extra, key)
+		if v == "" {
+			commentBody(b, fmt.Sprintf("%s is unused; the provider numbers serial devices by position, so later ones shift down", key))
+			continue
+		}
+		b.AppendNewBlock("serial_device", nil).Body().SetAttributeValue("device", cty.StringVal(v))
+	}
 }
 
 func startup(b *hclwrite.Body, s string) {

@@ -12,9 +12,6 @@ resource "proxmox_virtual_environment_vm" "vm_1st_vm" {
   tags      = ["pmpc"]
   on_boot   = false
   started   = false
-  agent {
-    enabled = false
-  }
   startup {
     order      = 2
     up_delay   = 30
@@ -27,16 +24,14 @@ resource "proxmox_virtual_environment_vm" "vm_1st_vm" {
 
 # vm.Web.01
 resource "proxmox_virtual_environment_vm" "web_01_2" {
-  node_name   = "pve1"
-  name        = "Web.01"
-  description = "say \"hi\"\n$${var.secret} and %%{ if true }x%%{ endif }\nline three {{ lookup('env', 'HOME') }} {% raw %}"
-  tags        = ["a-b", "c.d", "pmpc"]
-  pool_id     = proxmox_virtual_environment_pool.team_ops.pool_id
-  on_boot     = false
-  started     = false
-  agent {
-    enabled = false
-  }
+  node_name     = "pve1"
+  name          = "Web.01"
+  description   = "say \"hi\"\n$${var.secret} and %%{ if true }x%%{ endif }\nline three {{ lookup('env', 'HOME') }} {% raw %}"
+  tags          = ["a-b", "c.d", "pmpc"]
+  pool_id       = proxmox_virtual_environment_pool.team_ops.pool_id
+  on_boot       = false
+  started       = false
+  kvm_arguments = "-cpu \"host\"\n# injected"
   memory {
     dedicated = 1024
   }
@@ -99,7 +94,6 @@ resource "proxmox_virtual_environment_vm" "web_01_2" {
       }
     }
   }
-  # not rendered (no provider attribute mapped): "args" = "-cpu \"host\"\n# injected"
   # not rendered (no provider attribute mapped): "hostpci0" = "0000:01:00,pcie=1"
   lifecycle {
     ignore_changes = [started]
@@ -113,12 +107,6 @@ resource "proxmox_virtual_environment_vm" "web_01_3" {
   tags      = ["pmpc"]
   on_boot   = false
   started   = false
-  agent {
-    enabled = false
-  }
-  memory {
-    dedicated = 512
-  }
   lifecycle {
     ignore_changes = [started]
   }
@@ -131,12 +119,6 @@ resource "proxmox_virtual_environment_vm" "web_01" {
   tags      = ["pmpc"]
   on_boot   = false
   started   = false
-  agent {
-    enabled = false
-  }
-  memory {
-    dedicated = 512
-  }
   lifecycle {
     ignore_changes = [started]
   }

@@ -46,6 +46,9 @@ resource "proxmox_virtual_environment_vm" "debian_tmpl" {
     datastore_id = "local-lvm"
     interface    = "ide2"
   }
+  lifecycle {
+    ignore_changes = [keyboard_layout, agent[0].type, vga]
+  }
 }
 
 # vm.web-01
@@ -116,6 +119,9 @@ resource "proxmox_virtual_environment_vm" "web_01" {
       password = var.web_01_cloudinit_password
     }
   }
+  lifecycle {
+    ignore_changes = [scsi_hardware, keyboard_layout, clone, agent[0].type, operating_system, vga]
+  }
 }
 
 # vm.web-02
@@ -131,9 +137,6 @@ resource "proxmox_virtual_environment_vm" "web_02" {
     node_name    = "pve1"
     full         = true
     datastore_id = "ceph"
-  }
-  agent {
-    enabled = false
   }
   cpu {
     cores = 2
@@ -173,9 +176,6 @@ resource "proxmox_virtual_environment_vm" "win11" {
   bios       = "ovmf"
   machine    = "pc-q35-8.1"
   boot_order = ["sata0", "ide0"]
-  agent {
-    enabled = false
-  }
   cpu {
     cores   = 4
     sockets = 1

@@ -42,6 +42,9 @@ resource "proxmox_virtual_environment_vm" "debian_tmpl" {
     datastore_id = "local-lvm"
     interface    = "ide2"
   }
+  lifecycle {
+    ignore_changes = [keyboard_layout, agent[0].type, vga]
+  }
 }
 
 # vm.legacy-box
@@ -52,12 +55,6 @@ resource "proxmox_virtual_environment_vm" "legacy_box" {
   tags      = []
   on_boot   = false
   started   = true
-  agent {
-    enabled = false
-  }
-  cpu {
-    cores = 1
-  }
   memory {
     dedicated = 1024
   }
@@ -71,6 +68,9 @@ resource "proxmox_virtual_environment_vm" "legacy_box" {
     bridge = "vmbr0"
   }
   # not rendered (no provider attribute mapped): "hostpci0" = "0000:01:00,pcie=1"
+  lifecycle {
+    ignore_changes = [scsi_hardware, keyboard_layout, operating_system, vga]
+  }
 }
 
 # vm.web-01
@@ -141,6 +141,9 @@ resource "proxmox_virtual_environment_vm" "web_01" {
     user_account {
       username = "admin"
     }
+  }
+  lifecycle {
+    ignore_changes = [scsi_hardware, keyboard_layout, agent[0].type, operating_system, vga]
   }
 }
 
