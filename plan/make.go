@@ -329,12 +329,54 @@ func (b *builder) checkPool(d *def) bool {
 	if b.obsPools[d.pool] != nil {
 		return true
 	}
-	b.errorf(d.addr, "pool %q is neither defined in the workspace nor present in the cluster; define it with pool: %q: {}", d.pool, d.pool)
+	b.errorf(d.addr, "pool %q is neither defined in the workspace nor present in the cluster; define it in the workspace, e.g. pool: %q: {} in CUE or pool: {%s: {}} in YAML", d.pool, d.pool, d.pool)
 	return false
 }
 
+// checkNode reports whether d's node is a node of the observed cluster. An
+// observation without nodes (no snapshot yet) checks nothing.
+func (b *builder) checkNode(d *def) bool {
+	if len(b.obs.Nodes) == 0 || d.node == "" {
+		return true
+	}
+	names := make([]string, 0, len(b.obs.Nodes))
+	for _, n := range b.obs.Nodes {
+		if n.Name == d.node {
+			return true
+		}
+		names = append(names, n.Name)
+	}
+	slices.Sort(names)
+	b.errorf(d.addr, "node %q is not a node of the cluster (it has %s); set node to one of them, or defaults.node in pmpc.cue", d.node, strings.Join(names, ", "))
+	return false
+}
+
+// checkSecrets reports whether every secret a new guest's config references
+// resolves now, so that a missing variable or file is a plan error rather
+// than a failed apply.
+func (b *builder) checkSecrets(d *def) bool {
+	if b.opts.ResolveSecret == nil {
+		return true
+	}
+	params := maps.Clone(d.cfg)
+	if d.ct != nil {
+		maps.Copy(params, pve.ContainerCreateParams(d.ct))
+	}
+	ok := true
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		if !pve.Sensitive(d.kind, k) {
+			continue
+		}
+		if _, err := b.opts.ResolveSecret(resource.SecretRef(params[k])); err != nil {
+			b.errorf(d.addr, "%s: resolve %s: %v", k, params[k], err)
+			ok = false
+		}
+	}
+	return ok
+}
+
 func (b *builder) planGuest(d *def) {
-	if !b.compile(d) || !b.checkPool(d) {
+	if !b.compile(d) || !b.checkPool(d) || !b.checkNode(d) {
 		return
 	}
 	var c *Change
@@ -379,6 +421,9 @@ func createFields(kind resource.Kind, cfg pve.Config) []FieldChange {
 
 func (b *builder) planCreate(d *def) *Change {
 	c := &Change{Address: d.addr, Action: ActionCreate, Disruption: DisruptionNone, Node: d.node, VMID: d.vmid}
+	if !b.checkSecrets(d) {
+		return nil
+	}
 	if d.clone != nil {
 		if !b.planClone(d, c) {
 			return nil
@@ -400,6 +445,9 @@ func (b *builder) planCreate(d *def) *Change {
 			sortFields(c.Fields)
 		}
 		c.Ops = append(c.Ops, Op{Kind: OpCreate, Params: params, Pool: d.pool})
+		if d.vm != nil && d.vm.CloudInit != nil && !hasCloudInitDrive(d.cfg) {
+			c.Reason = "cloudinit has no drive, so the guest will not see it: set cloudinit.drive and cloudinit.storage (e.g. ide2 on local-lvm)"
+		}
 	}
 	if d.pool != "" {
 		c.Fields = append(c.Fields, FieldChange{Key: "pool", After: d.pool, Disruption: DisruptionNone})
@@ -409,6 +457,22 @@ func (b *builder) planCreate(d *def) *Change {
 		c.Ops = append(c.Ops, Op{Kind: OpPower, Power: "start"})
 	}
 	return c
+}
+
+// hasCloudInitDrive reports whether a compiled VM config has a cloud-init
+// drive (a drive slot whose volume is STORAGE:cloudinit or an existing
+// vm-N-cloudinit volume).
+func hasCloudInitDrive(cfg pve.Config) bool {
+	for k, v := range cfg {
+		if !pve.IsDriveSlot(k) {
+			continue
+		}
+		vol, _, _ := strings.Cut(v, ",")
+		if strings.HasSuffix(vol, ":cloudinit") || strings.HasSuffix(vol, "-cloudinit") {
+			return true
+		}
+	}
+	return false
 }
 
 func sortFields(fs []FieldChange) {
@@ -875,19 +939,25 @@ func plural(n int, word string) string {
 // secretChanged reports whether the secret a definition references differs
 // from the one recorded at the last apply. Without a recorded hash an
 // existing secret is not a change: PVE masks it, so nothing can be compared.
+// A secret the guest does not have yet is a change, and must resolve now.
 func (b *builder) secretChanged(addr resource.Address, key, ref string, present bool) (bool, error) {
-	if !present {
-		return true, nil
-	}
-	if b.opts.ResolveSecret == nil {
-		return false, nil
-	}
 	resolve := func() (string, error) {
 		v, err := b.opts.ResolveSecret(resource.SecretRef(ref))
 		if err != nil {
 			return "", fmt.Errorf("resolve %s: %w", ref, err)
 		}
 		return v, nil
+	}
+	if !present {
+		if b.opts.ResolveSecret != nil {
+			if _, err := resolve(); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	if b.opts.ResolveSecret == nil {
+		return false, nil
 	}
 	if b.opts.CompareSecret != nil {
 		v, err := resolve()

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -366,5 +367,132 @@ func TestCloneOntoAnotherNodeNeedsSharedStorage(t *testing.T) {
 				t.Errorf("plan errors %q, want one starting %q", p.Errors, tc.want)
 			}
 		})
+	}
+}
+
+// TestNodeMustBeInCluster: a definition naming a node the cluster does not
+// have is a plan error (not a create or migration that PVE refuses at apply),
+// and the error lists the nodes there are.
+func TestNodeMustBeInCluster(t *testing.T) {
+	obs := cluster(guest(resource.KindVM, 100, "web-01", "running", "pmpc;prod;web", webCfg()))
+	obs.Nodes = []resource.Node{{Name: "pve2", Status: "online"}, {Name: "pve1", Status: "online"}}
+	desired := set(func(s *resource.Set) {
+		moved := webVM()
+		moved.Node = "pve9"
+		s.VMs["web-01"] = moved
+		ct := dnsCT()
+		ct.Node = "pve7"
+		s.Containers["dns"] = ct
+		ok := webVM()
+		ok.Node = "pve2"
+		s.VMs["web-02"] = ok
+	})
+	p, err := Make(desired, obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`container.dns: node "pve7" is not a node of the cluster (it has pve1, pve2); set node to one of them, or defaults.node in pmpc.cue`,
+		`vm.web-01: node "pve9" is not a node of the cluster (it has pve1, pve2); set node to one of them, or defaults.node in pmpc.cue`,
+	}
+	got := slices.Sorted(slices.Values(p.Errors))
+	if !slices.Equal(got, want) {
+		t.Errorf("errors:\n%q\nwant\n%q", got, want)
+	}
+	if len(p.Changes) != 1 || p.Changes[0].Address.Name != "web-02" {
+		t.Errorf("only web-02, on a real node, is planned: %+v", p.Changes)
+	}
+}
+
+// TestUnresolvableSecretIsAPlanError: a secret reference that does not
+// resolve (an unset variable) stops the plan of a new guest, and of an
+// existing guest that gets the secret for the first time, instead of
+// failing at apply.
+func TestUnresolvableSecretIsAPlanError(t *testing.T) {
+	unset := func(ref resource.SecretRef) (string, error) {
+		return "", fmt.Errorf("environment variable %s is not set", strings.TrimPrefix(string(ref), "env:"))
+	}
+	desired := set(func(s *resource.Set) {
+		vm := webVM()
+		vm.CloudInit = &resource.CloudInit{Drive: "ide2", Storage: "local-lvm", User: "ops", Password: "env:NEW_PW"}
+		s.VMs["web-02"] = vm
+		old := webVM()
+		old.CloudInit = &resource.CloudInit{User: "ops", Password: "env:OLD_PW"}
+		s.VMs["web-01"] = old
+		ct := dnsCT()
+		ct.Password = "env:CT_PW"
+		s.Containers["dns"] = ct
+	})
+	obs := cluster(guest(resource.KindVM, 100, "web-01", "running", "pmpc;prod;web", with(webCfg(), map[string]string{"ciuser": "ops"})))
+	p, err := Make(desired, obs, Options{ResolveSecret: unset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"container.dns: password: resolve env:CT_PW: environment variable CT_PW is not set",
+		"vm.web-01: cipassword: resolve env:OLD_PW: environment variable OLD_PW is not set",
+		"vm.web-02: cipassword: resolve env:NEW_PW: environment variable NEW_PW is not set",
+	}
+	if got := slices.Sorted(slices.Values(p.Errors)); !slices.Equal(got, want) {
+		t.Errorf("errors:\n%q\nwant\n%q", got, want)
+	}
+	if len(p.Changes) != 0 {
+		t.Errorf("nothing is planned for guests whose secret does not resolve: %+v", p.Changes)
+	}
+
+	set := func(ref resource.SecretRef) (string, error) { return "pw", nil }
+	p, err = Make(desired, obs, Options{ResolveSecret: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Errors) != 0 || len(p.Changes) != 3 {
+		t.Errorf("with the secrets set all three are planned: %q %+v", p.Errors, p.Changes)
+	}
+}
+
+// TestCloudInitWithoutDriveIsNoted: a new VM whose cloudinit has no drive
+// would never see its cloud-init settings; the plan says so and how to fix
+// it. A drive, or a clone (whose template has one), needs no note.
+func TestCloudInitWithoutDriveIsNoted(t *testing.T) {
+	tmpl := guest(resource.KindVM, 9000, "tmpl", "stopped", "", with(webCfg(), map[string]string{"ide2": "local-lvm:vm-9000-cloudinit,media=cdrom"}))
+	tmpl.Template = true
+	desired := set(func(s *resource.Set) {
+		bare := webVM()
+		bare.CloudInit = &resource.CloudInit{User: "ops"}
+		s.VMs["bare"] = bare
+		drive := webVM()
+		drive.CloudInit = &resource.CloudInit{Drive: "ide2", Storage: "local-lvm", User: "ops"}
+		s.VMs["drive"] = drive
+		s.VMs["clone"] = &resource.VM{Node: "pve1", Clone: &resource.Clone{From: "9000"}, CloudInit: &resource.CloudInit{User: "ops"}}
+	})
+	p, err := Make(desired, cluster(tmpl), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := changeOf(t, p, "vm.bare").Reason; !strings.Contains(r, "set cloudinit.drive and cloudinit.storage") {
+		t.Errorf("bare: reason %q", r)
+	}
+	for _, addr := range []string{"vm.drive", "vm.clone"} {
+		if r := changeOf(t, p, addr).Reason; strings.Contains(r, "cloudinit") {
+			t.Errorf("%s: reason %q", addr, r)
+		}
+	}
+}
+
+// TestUndefinedPoolSaysHowToDefineIt: the error names the pool and shows
+// the definition in both CUE and YAML, the two formats people write.
+func TestUndefinedPoolSaysHowToDefineIt(t *testing.T) {
+	desired := set(func(s *resource.Set) {
+		vm := webVM()
+		vm.Pool = "apps"
+		s.VMs["web-01"] = vm
+	})
+	p, err := Make(desired, cluster(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `vm.web-01: pool "apps" is neither defined in the workspace nor present in the cluster; define it in the workspace, e.g. pool: "apps": {} in CUE or pool: {apps: {}} in YAML`
+	if len(p.Errors) != 1 || p.Errors[0] != want || len(p.Changes) != 0 {
+		t.Errorf("errors %q, changes %+v; want only %q", p.Errors, p.Changes, want)
 	}
 }

@@ -191,6 +191,9 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 	if !p.HasChanges() {
 		return nil
 	}
+	if saved == nil && p.Dirty {
+		fmt.Fprintf(g.stderr, "Warning: the workspace has uncommitted changes; they are applied, but the audit record can only name commit %s (commit first for a complete trail)\n", shortCommit(p.WorkspaceCommit))
+	}
 	if saved == nil && !o.autoApprove {
 		ok, err := confirm(g)
 		if err != nil {
@@ -285,6 +288,9 @@ func liveDigests(ctx context.Context, c *proxmox.Client, p *plan.Plan, observed 
 func readPlanFile(name string) (*plan.Plan, error) {
 	f, err := os.Open(name)
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && (name == "true" || name == "false") {
+			return nil, fmt.Errorf("read plan: %w (the only argument of apply is a plan file; a boolean flag takes its value after =, e.g. --prune=%s)", err, name)
+		}
 		return nil, fmt.Errorf("read plan: %w", err)
 	}
 	defer f.Close()
@@ -343,4 +349,15 @@ func commitRecord(ws *workspace.Workspace, j *apply.Journal, rec *apply.Record, 
 		return fmt.Errorf("audit record of run %s: %w", rec.RunID, err)
 	}
 	return j.MarkAudited(rec.RunID, hash)
+}
+
+// shortCommit abbreviates a commit hash for messages ("none" outside git).
+func shortCommit(h string) string {
+	switch {
+	case h == "":
+		return "none"
+	case len(h) > 12:
+		return h[:12]
+	}
+	return h
 }

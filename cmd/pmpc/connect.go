@@ -48,7 +48,7 @@ func (g *globals) clientConfig(ws ...proxmox.Config) (proxmox.Config, error) {
 		return cfg, fmt.Errorf("connection settings: %w", err)
 	}
 	if strings.TrimSpace(cfg.Endpoint) == "" {
-		return cfg, fmt.Errorf("no Proxmox VE endpoint configured: set PMPC_ENDPOINT=https://HOST:8006 (or endpoint in pmpc.cue);\n" +
+		return cfg, fmt.Errorf("no Proxmox VE endpoint configured: set PMPC_ENDPOINT=https://HOST:8006 (or cluster.endpoint in pmpc.cue);\n" +
 			"to try pmpc without a cluster, run `pmpc sim` and paste the export line it prints")
 	}
 	if cfg.Token == "" && (cfg.Username == "" || cfg.Password == "") {
@@ -56,7 +56,8 @@ func (g *globals) clientConfig(ws ...proxmox.Config) (proxmox.Config, error) {
 			return cfg, fmt.Errorf("no password for %s: set PMPC_PASSWORD, or better, use an API token: PMPC_TOKEN=USER@REALM!TOKENID=SECRET", cfg.Username)
 		}
 		return cfg, fmt.Errorf("no credentials for %s: set PMPC_TOKEN=USER@REALM!TOKENID=SECRET\n"+
-			"(create one under Datacenter > Permissions > API Tokens, or: pveum user token add root@pam pmpc --privsep 0)", cfg.Endpoint)
+			"(create one for a user of its own under Datacenter > Permissions > API Tokens, or on a node: pveum user add pmpc@pve && pveum user token add pmpc@pve gitops --privsep 1;\n"+
+			"then pmpc doctor prints the pveum commands that grant it the privileges pmpc needs)", cfg.Endpoint)
 	}
 	return cfg, nil
 }

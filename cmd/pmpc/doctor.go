@@ -98,7 +98,7 @@ Examples:
 
 Doctor exits 0 when no check failed (warnings allowed) and 1 when one did.
 ` + exitCodeHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDoctor(cmd.Context(), g, o)
 		},
@@ -239,7 +239,9 @@ func doctorCluster(ctx context.Context, g *globals, o *doctorOptions, r *doctorR
 	who := principalOf(cfg)
 	if cfg.Token == "" && (cfg.Username == "" || cfg.Password == "") {
 		fix := "export PMPC_TOKEN='USER@REALM!TOKENID=SECRET'\n" +
-			"create one under Datacenter > Permissions > API Tokens, or on a node: pveum user token add root@pam pmpc --privsep 0"
+			"create one for a user of its own under Datacenter > Permissions > API Tokens, or on a node:\n" +
+			"  pveum user add pmpc@pve && pveum user token add pmpc@pve gitops --privsep 1\n" +
+			"then run pmpc doctor again: it prints the pveum commands that grant the privileges pmpc needs"
 		detail := "no credentials: PMPC_TOKEN is not set"
 		if tokenRefErr != nil {
 			detail = "no credentials: " + tokenRefErr.Error()

@@ -67,7 +67,7 @@ it read, so a guest edited meanwhile is left alone and reported). The tag is
 how a later plan with --prune knows a guest whose definition was removed
 from git belongs to pmpc; plans never show it as a change. --no-tag skips
 this, for a read-only token.` + "\n" + exitCodeHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runImport(cmd.Context(), g, o)
 		},

@@ -92,7 +92,7 @@ Examples:
   # CI: exit 2 when there are changes, and save the plan for apply
   pmpc plan --detailed-exitcode --out pmpc.plan
 ` + exitCodeHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPlan(cmd.Context(), g, o)
 		},

@@ -62,7 +62,7 @@ verify them, and how many of these had drifted.
 
 The snapshot keeps the last 50 refreshes; it can always be deleted and
 rebuilt with: ` + snapshot.RebuildHint + "\n" + exitCodeHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRefresh(cmd.Context(), g, o)
 		},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -62,8 +63,8 @@ Examples:
   pmpc render ansible --out - --collection community.proxmox
   pmpc render terraform --from live --out /tmp/adopt
 ` + exitCodeHelp,
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		ValidArgs: []string{"terraform", "ansible"},
+		Args:      renderArgs,
+		ValidArgs: renderTargets,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.target = args[0]
 			return runRender(g, o)
@@ -74,6 +75,26 @@ Examples:
 	f.StringVar(&o.from, "from", "desired", "what to render: desired (the definitions) or live (the latest snapshot)")
 	f.StringVar(&o.collection, "collection", ansible.DefaultCollection, "ansible: collection of the Proxmox modules ("+strings.Join(ansible.Collections, " or ")+")")
 	return cmd
+}
+
+// renderTargets are the tools pmpc render writes for.
+var renderTargets = []string{"terraform", "ansible"}
+
+// renderArgs accepts exactly one target and names the valid ones otherwise.
+func renderArgs(cmd *cobra.Command, args []string) error {
+	want := strings.Join(renderTargets, " or ")
+	var err error
+	switch {
+	case len(args) == 0:
+		err = fmt.Errorf("%s needs a target: %s", cmd.CommandPath(), want)
+	case len(args) > 1:
+		err = fmt.Errorf("%s takes one target (%s), got %d: %s", cmd.CommandPath(), want, len(args), strings.Join(args, " "))
+	case !slices.Contains(renderTargets, args[0]):
+		err = fmt.Errorf("%s: unknown target %q: want %s", cmd.CommandPath(), args[0], want)
+	default:
+		return nil
+	}
+	return withCode(exitError, fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath()))
 }
 
 func runRender(g *globals, o *renderOptions) error {

@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes, as documented in every command's help.
@@ -91,6 +93,9 @@ with every apply recorded in git.` + "\n" + exitCodeHelp,
 	pf.StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn, error (default warn, or $PMPC_LOG)")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if s := suggestFlag(c, err); s != "" {
+			return withCode(exitError, fmt.Errorf("%w\nDid you mean %s?\nRun '%s --help' for usage.", err, s, c.CommandPath()))
+		}
 		return withCode(exitError, fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
 	for _, c := range commands {
@@ -125,4 +130,83 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintln(stderr, "Error:", err)
 	return exitError
+}
+
+// suggestFlag returns the flag of c (its own or inherited) closest to the
+// unknown long flag err names, as "--name", or "" when none is close: within
+// two edits, or the only flag the misspelling is a prefix of.
+func suggestFlag(c *cobra.Command, err error) string {
+	msg := err.Error()
+	const prefix = "unknown flag: --"
+	if !strings.HasPrefix(msg, prefix) {
+		return ""
+	}
+	typed := strings.TrimPrefix(msg, prefix)
+	best, bestDist := "", 3
+	var prefixOf []string
+	visit := func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		if strings.HasPrefix(f.Name, typed) {
+			prefixOf = append(prefixOf, f.Name)
+		}
+		if d := editDistance(typed, f.Name); d < bestDist {
+			best, bestDist = f.Name, d
+		}
+	}
+	c.LocalFlags().VisitAll(visit)
+	c.InheritedFlags().VisitAll(visit)
+	switch {
+	case best != "":
+		return "--" + best
+	case len(prefixOf) == 1:
+		return "--" + prefixOf[0]
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// noArgs is cobra.NoArgs that names the stray argument and, when it is
+// "true" or "false", explains the usual cause: a boolean flag given its
+// value after a space (--refresh false) instead of after = (--refresh=false).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	err := fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+	if args[0] == "true" || args[0] == "false" {
+		flag := "--FLAG"
+		var changed []string
+		cmd.Flags().Visit(func(f *pflag.Flag) {
+			if f.Value.Type() == "bool" {
+				changed = append(changed, f.Name)
+			}
+		})
+		if len(changed) == 1 {
+			flag = "--" + changed[0]
+		}
+		err = fmt.Errorf("%w: a boolean flag takes its value after = (%s=%s), not after a space", err, flag, args[0])
+	}
+	return withCode(exitError, fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath()))
 }

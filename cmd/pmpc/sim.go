@@ -60,7 +60,7 @@ from a JSON file in PVE's own terms instead.` + "\n" + exitCodeHelp,
 
   # A cluster described in a seed file:
   pmpc sim --seed testdata/seeds/small.json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd, o)
 		},

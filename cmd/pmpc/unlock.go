@@ -30,7 +30,7 @@ dead apply's lock is cleared (and a new apply takes it over by itself); a
 lock ref left by another host (a CI runner) needs --force. Make sure no apply
 is running before forcing.
 ` + exitCodeHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, err := g.workspace()
 			if err != nil {

@@ -31,7 +31,7 @@ Examples:
   # Validate another workspace
   pmpc -C infra validate
 ` + exitCodeHelp,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, err := g.workspace()
 			if err != nil {

@@ -29,7 +29,14 @@ func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print pmpc's version and build information",
-		Args:  cobra.NoArgs,
+		Long: `Version prints pmpc's version, the Go toolchain and platform it was built
+with, and the git revision it was built from (when the build recorded it).
+Include its output in bug reports.
+
+Examples:
+  pmpc version
+` + exitCodeHelp,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "pmpc %s\n", buildVersion())

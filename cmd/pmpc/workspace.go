@@ -13,24 +13,36 @@ import (
 )
 
 // workspace finds the workspace from -C or the current directory: that
-// directory or its nearest parent holding pmpc.cue. An invalid pmpc.cue
-// carries exit code 3.
+// directory or its nearest parent holding pmpc.cue. No workspace there, or
+// an invalid pmpc.cue, carries exit code 3 (invalid workspace).
 func (g *globals) workspace() (*workspace.Workspace, error) {
 	dir, err := g.workspaceDir()
 	if err != nil {
 		return nil, err
 	}
 	ws, err := workspace.Find(dir)
+	if errors.Is(err, workspace.ErrNotFound) {
+		return nil, withCode(exitInvalid, err)
+	}
 	if err != nil {
 		return nil, g.definitionsError(err)
 	}
 	return ws, nil
 }
 
-// workspaceDir is where the workspace is looked for: -C, else the current
-// directory.
+// workspaceDir is where the workspace is looked for: -C, which must name a
+// directory (exit code 3 otherwise), else the current directory.
 func (g *globals) workspaceDir() (string, error) {
 	if g.dir != "" {
+		st, err := os.Stat(g.dir)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return "", withCode(exitInvalid, fmt.Errorf("-C %s: no such directory", g.dir))
+		case err != nil:
+			return "", withCode(exitInvalid, fmt.Errorf("-C %s: %w", g.dir, err))
+		case !st.IsDir():
+			return "", withCode(exitInvalid, fmt.Errorf("-C %s: not a directory (-C takes the workspace directory)", g.dir))
+		}
 		return g.dir, nil
 	}
 	wd, err := os.Getwd()

@@ -8,7 +8,8 @@
 // into state on import (a block whose values are all provider defaults is
 // left out, since Read leaves it out too), and an adopted guest lists in
 // lifecycle.ignore_changes the few attributes whose imported value no
-// configuration can state (see adoption in terraform.go).
+// configuration can state (see adoption in terraform.go), or that the
+// provider's Read never puts into state (for containers: see container.go).
 //
 // It is pure: a resource.Set (and optionally the observed resource.Cluster)
 // in, files out. Secrets are never written: passwords become sensitive

@@ -226,9 +226,6 @@ resource "proxmox_virtual_environment_container" "pihole" {
   start_on_boot = true
   started       = true
   unprivileged  = true
-  cpu {
-    cores = 1
-  }
   memory {
     dedicated = 512
     swap      = 512
@@ -280,6 +277,6 @@ resource "proxmox_virtual_environment_container" "pihole" {
     }
   }
   lifecycle {
-    ignore_changes = [operating_system[0].template_file_id]
+    ignore_changes = [operating_system[0].template_file_id, features, initialization[0].user_account, vm_id, pool_id, start_on_boot, timeout_clone, timeout_create, timeout_delete, timeout_start, timeout_update]
   }
 }

@@ -156,9 +156,6 @@ resource "proxmox_virtual_environment_container" "pihole" {
   start_on_boot = true
   started       = true
   unprivileged  = true
-  cpu {
-    cores = 1
-  }
   memory {
     dedicated = 512
     swap      = 512
@@ -167,7 +164,6 @@ resource "proxmox_virtual_environment_container" "pihole" {
     datastore_id = "local-lvm"
     size         = 8
   }
-  # ostype "debian": the provider's operating_system block needs the template file (ostemplate), which the definition does not name
   features {
     nesting = true
   }
@@ -201,5 +197,8 @@ resource "proxmox_virtual_environment_container" "pihole" {
         gateway = "10.0.0.1"
       }
     }
+  }
+  lifecycle {
+    ignore_changes = [operating_system, features, vm_id, pool_id, start_on_boot, timeout_clone, timeout_create, timeout_delete, timeout_start, timeout_update]
   }
 }
