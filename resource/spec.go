@@ -4,10 +4,12 @@ package resource
 // be. JSON tags are the field names users write in CUE, YAML and JSON, and the
 // embedded CUE schema (package schema) declares the same fields.
 //
-// Every field is optional unless noted. An unset field means "whatever PVE
-// has": it compiles to no key at all. A field that is set compiles to PVE's
-// key (see resource/pve) and is compared with what PVE returns. Pointers are
-// used where the zero value is a meaningful setting (false, 0).
+// Every field is optional unless noted. A field that is set compiles to PVE's
+// key (see resource/pve) and is compared with what PVE returns; an unset
+// field compiles to no key, and a plan removes that key from a guest that has
+// it (PVE's default applies) — except keys PVE fills in itself, create-only
+// keys and secrets, which are left as they are (docs/definitions.md). Pointers
+// are used where the zero value is a meaningful setting (false, 0).
 
 // SecretRef references a secret without holding it: "env:NAME" reads the
 // environment variable NAME, "file:PATH" reads a file (relative to the

@@ -837,7 +837,9 @@ func (d Defaults) apply(set *resource.Set) []Error {
 			vm.Node = d.Node
 		}
 		for slot, disk := range vm.Disks {
-			if disk.Storage == "" && disk.Volume == "" && d.Storage != "" {
+			// A CD-ROM drive holds a medium, not storage: an empty one
+			// stays empty rather than becoming an allocation.
+			if disk.Storage == "" && disk.Volume == "" && disk.Media != "cdrom" && d.Storage != "" {
 				disk.Storage = d.Storage
 				vm.Disks[slot] = disk
 			}

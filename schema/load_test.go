@@ -156,3 +156,20 @@ func TestLoadCacheIsIncremental(t *testing.T) {
 		t.Fatalf("err = %v, want all four VMs rejected by the policy", err)
 	}
 }
+
+// TestDefaultStorageLeavesCDROMsEmpty: defaults.storage fills the storage
+// of disks that allocate space, never a CD-ROM drive, which holds a medium.
+func TestDefaultStorageLeavesCDROMsEmpty(t *testing.T) {
+	root, files := writeWorkspace(t, map[string]string{
+		"a.yaml": "vm:\n  cd-test:\n    node: pve1\n    disks:\n      ide2: {media: cdrom}\n      scsi0: {size: 4G}\n",
+	})
+	l := &Loader{Root: root, Defaults: Defaults{Storage: "local-lvm"}}
+	set, err := l.Load(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := set.VMs["cd-test"].Disks
+	if d["ide2"].Storage != "" || d["scsi0"].Storage != "local-lvm" {
+		t.Errorf("defaults applied to disks: ide2 %+v, scsi0 %+v", d["ide2"], d["scsi0"])
+	}
+}

@@ -13,8 +13,9 @@ import (
 var schemaSrc []byte
 
 // Source returns the embedded CUE schema that every definition file is
-// unified with. Users may read it to learn the fields; `#VM`, `#Container`
-// and `#Pool` can be referenced from their own CUE files.
+// unified with. Users may read it to learn the fields (docs/definitions.md
+// is the reference); its definitions (#VM, ...) are not in scope of their
+// files, which constrain resources through the vm/container/pool fields.
 func Source() []byte { return append([]byte(nil), schemaSrc...) }
 
 // Hash identifies the embedded schema; caches keyed by it are invalidated

@@ -250,6 +250,7 @@ const exampleTemplate = `// An example definition. Edit it or delete it.
 //	vm: [_]: memory?: <=65536
 //
 // 'pmpc validate' checks every file; 'pmpc plan' shows what would change.
+// Every field: https://github.com/pmpc-dev/pmpc/blob/main/docs/definitions.md
 
 pool: examples: comment: "created by pmpc init"
 
