@@ -73,7 +73,13 @@ func (h *fieldHarness) planOpts(o plan.Options) plan.Options {
 // values, and leaves every other guest out.
 func (h *fieldHarness) observe(names map[string]bool) *resource.Cluster {
 	h.t.Helper()
-	need := func(g *resource.Guest) bool { return names[g.Name] || names[fmt.Sprintf("#%d", g.VMID)] }
+	need := func(g *resource.Guest) bool {
+		if !names[g.Name] && !names[fmt.Sprintf("#%d", g.VMID)] {
+			return false
+		}
+		g.Pending = map[string]string{} // ask for its pending values
+		return true
+	}
 	cl, err := h.c.Inventory(context.Background(), proxmox.InventoryOptions{Need: need, Pending: true})
 	if err != nil {
 		h.t.Fatal(err)

@@ -149,6 +149,25 @@ func corpus() []testCase {
 	add(pending("update_pending", false))
 	add(pending("update_restart", true))
 
+	// Pending until restart: the config already says what the definition
+	// says (an earlier apply wrote it), but the running VM still runs the
+	// old memory and cores. Not a change; with --allow-restart a restart.
+	held := func(name string, allow bool) testCase {
+		g := guest(resource.KindVM, 100, "web-01", "running", "pmpc;prod;web", with(webCfg(), map[string]string{"memory": "8192", "cores": "4"}))
+		g.Pending = map[string]string{"memory": "4096", "cores": "2"}
+		return testCase{name: name,
+			desired: set(func(s *resource.Set) {
+				vm := webVM()
+				vm.Cores, vm.Memory = ptr(4), ptr(8192)
+				s.VMs["web-01"] = vm
+			}),
+			observed: cluster(g),
+			opts:     Options{AllowRestart: allow},
+		}
+	}
+	add(held("pending_held", false))
+	add(held("pending_held_restart", true))
+
 	// A stopped guest takes everything at once.
 	add(testCase{name: "update_stopped",
 		desired: set(func(s *resource.Set) {

@@ -21,6 +21,8 @@ type Summary struct {
 	Stop      int `json:"stop"`
 	Errors    int `json:"errors"`
 	Unmanaged int `json:"unmanaged"`
+	// Pending counts guests listed as pending until restart (not changes).
+	Pending int `json:"pending"`
 }
 
 // Summary counts p's changes by action.
@@ -42,26 +44,34 @@ func (p *Plan) Summary() Summary {
 			s.Stop++
 		}
 	}
-	s.Errors, s.Unmanaged = len(p.Errors), len(p.Unmanaged)
+	s.Errors, s.Unmanaged, s.Pending = len(p.Errors), len(p.Unmanaged), len(p.Pending)
 	return s
 }
 
-// HasChanges reports whether applying p would change anything.
+// HasChanges reports whether applying p would change anything. Guests that
+// only hold pending values (Plan.Pending) are not changes: apply has nothing
+// to send for them.
 func (p *Plan) HasChanges() bool { return len(p.Changes) > 0 }
 
 // jsonPlan is the documented JSON form of a plan (docs/plan-format.md): the
 // output of `pmpc plan -o json` and the content of a saved plan file.
 type jsonPlan struct {
-	FormatVersion    string       `json:"format_version"`
-	CreatedAt        time.Time    `json:"created_at"`
-	WorkspaceCommit  string       `json:"workspace_commit,omitempty"`
-	Dirty            bool         `json:"workspace_dirty,omitempty"`
-	SnapshotRevision uint64       `json:"snapshot_revision"`
-	Endpoint         string       `json:"endpoint,omitempty"`
-	Summary          Summary      `json:"summary"`
-	Changes          []jsonChange `json:"changes"`
-	Unmanaged        []Unmanaged  `json:"unmanaged"`
-	Errors           []string     `json:"errors"`
+	FormatVersion    string        `json:"format_version"`
+	CreatedAt        time.Time     `json:"created_at"`
+	WorkspaceCommit  string        `json:"workspace_commit,omitempty"`
+	Dirty            bool          `json:"workspace_dirty,omitempty"`
+	SnapshotRevision uint64        `json:"snapshot_revision"`
+	Endpoint         string        `json:"endpoint,omitempty"`
+	Summary          Summary       `json:"summary"`
+	Changes          []jsonChange  `json:"changes"`
+	Unmanaged        []Unmanaged   `json:"unmanaged"`
+	Pending          []jsonPending `json:"pending"`
+	Errors           []string      `json:"errors"`
+}
+
+type jsonPending struct {
+	Address string `json:"address"`
+	*PendingGuest
 }
 
 type jsonChange struct {
@@ -82,7 +92,11 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 		Summary:          p.Summary(),
 		Changes:          make([]jsonChange, len(p.Changes)),
 		Unmanaged:        p.Unmanaged,
+		Pending:          make([]jsonPending, len(p.Pending)),
 		Errors:           p.Errors,
+	}
+	for i := range p.Pending {
+		jp.Pending[i] = jsonPending{Address: p.Pending[i].Address.String(), PendingGuest: &p.Pending[i]}
 	}
 	if jp.FormatVersion == "" {
 		jp.FormatVersion = FormatVersion
@@ -126,6 +140,18 @@ func (p *Plan) UnmarshalJSON(b []byte) error {
 	}
 	if len(jp.Errors) > 0 {
 		p.Errors = jp.Errors
+	}
+	for i, jg := range jp.Pending {
+		if jg.PendingGuest == nil {
+			return fmt.Errorf("pending %d (%s): empty", i, jg.Address)
+		}
+		g := *jg.PendingGuest
+		a, err := resource.ParseAddress(jg.Address)
+		if err != nil {
+			return fmt.Errorf("pending %d: %w", i, err)
+		}
+		g.Address = a
+		p.Pending = append(p.Pending, g)
 	}
 	for i, jc := range jp.Changes {
 		if jc.Change == nil {

@@ -829,6 +829,21 @@ func (b *builder) planUpdate(d *def) *Change {
 		}
 	}
 
+	// Values PVE already holds pending (from an earlier apply or an edit
+	// elsewhere) that this change does not touch: the config matches, the
+	// running guest does not. A shutdown (state: stopped) or a conversion
+	// to a template takes them in at the next start anyway.
+	if held := heldPending(d.kind, g, set, del); len(held) > 0 && !toTemplate && !(d.state == "stopped" && running) {
+		if b.opts.AllowRestart {
+			for _, k := range held {
+				c.Fields = append(c.Fields, FieldChange{Key: k.Key, Before: k.Running, After: k.Pending, Sensitive: k.Sensitive,
+					Disruption: DisruptionRestart, Note: "pending in PVE since an earlier change"})
+			}
+		} else {
+			b.plan.Pending = append(b.plan.Pending, PendingGuest{Address: d.addr, VMID: g.VMID, Node: g.Node, Keys: held})
+		}
+	}
+
 	pendingN := 0
 	for _, f := range c.Fields {
 		if f.Disruption == DisruptionPending || (f.Disruption == DisruptionRestart && f.Key != "node" && f.Key != "state") {
@@ -907,7 +922,7 @@ func (b *builder) planUpdate(d *def) *Change {
 		c.Reason = joinReason(c.Reason, fmt.Sprintf("the guest is locked (%s): apply waits for the lock to clear", g.Lock))
 	}
 	// Start or stop alone is its own action.
-	if len(c.Ops) == 1 && c.Ops[0].Kind == OpPower && len(c.Fields) == 1 {
+	if len(c.Ops) == 1 && c.Ops[0].Kind == OpPower && len(c.Fields) == 1 && power != "" {
 		if power == "start" {
 			c.Action = ActionStart
 		} else {
@@ -920,6 +935,34 @@ func (b *builder) planUpdate(d *def) *Change {
 	}
 	sortFields(c.Fields)
 	return c
+}
+
+// heldPending lists the keys a running guest holds pending (g.Pending, from
+// the observation) that the planned config write (set, del) leaves alone:
+// the value it runs and the one its next start applies (the observed config
+// merges pending values in; a key it lacks is pending removal).
+func heldPending(kind resource.Kind, g *resource.Guest, set map[string]string, del []string) []PendingKey {
+	if g.Status != "running" || len(g.Pending) == 0 {
+		return nil
+	}
+	var out []PendingKey
+	for _, k := range slices.Sorted(maps.Keys(g.Pending)) {
+		if _, touched := set[k]; touched || slices.Contains(del, k) || k == "digest" {
+			continue
+		}
+		pk := PendingKey{Key: k, Running: g.Pending[k], Pending: g.Config[k]}
+		if pve.Sensitive(kind, k) {
+			pk.Sensitive = true
+			if pk.Running != "" {
+				pk.Running = sensitiveText
+			}
+			if pk.Pending != "" {
+				pk.Pending = sensitiveText
+			}
+		}
+		out = append(out, pk)
+	}
+	return out
 }
 
 func joinReason(a, b string) string {

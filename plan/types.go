@@ -176,7 +176,33 @@ type Plan struct {
 	Endpoint         string
 	Changes          []Change
 	Unmanaged        []Unmanaged
+	// Pending lists managed running guests whose config matches their
+	// definition (for the keys listed) but that still run older values:
+	// PVE keeps the new ones pending until the guest restarts. They are not
+	// changes (apply has nothing to send for them); with AllowRestart the
+	// plan restarts such guests instead, as a change, and lists none here.
+	Pending []PendingGuest
 	// Errors are problems that stop some change from being planned (a disk
 	// shrink, an ambiguous match); a plan with errors cannot be applied.
 	Errors []string
+}
+
+// PendingGuest is a guest that runs older values than its config holds.
+type PendingGuest struct {
+	Address resource.Address `json:"-"`
+	VMID    int              `json:"vmid"`
+	Node    string           `json:"node,omitempty"`
+	// Keys are the config keys PVE holds pending, sorted.
+	Keys []PendingKey `json:"keys"`
+}
+
+// PendingKey is one config key whose new value waits for a restart.
+type PendingKey struct {
+	Key string `json:"key"`
+	// Running is the value the guest runs ("" when the key is new);
+	// Pending is the value its next start applies ("" when the key is
+	// removed). Secrets read "(sensitive)".
+	Running   string `json:"running"`
+	Pending   string `json:"pending"`
+	Sensitive bool   `json:"sensitive,omitempty"`
 }

@@ -269,6 +269,44 @@ func writeChange(b *strings.Builder, c *Change, pal palette) {
 	b.WriteString("    }\n\n")
 }
 
+// restartHint follows each guest listed as pending until restart.
+const restartHint = "(pmpc apply --allow-restart restarts it, or restart it yourself)"
+
+// pendingHeadline says how many guests run older values than their config.
+func pendingHeadline(n int) string {
+	if n == 1 {
+		return "1 guest runs older values until it restarts"
+	}
+	return strconv.Itoa(n) + " guests run older values until they restart"
+}
+
+// pendingLine lists a guest's pending keys: "vm.web-01: memory 4096 → 8192".
+// code wraps the address and keys (markdown's backquote).
+func pendingLine(g *PendingGuest, code string) string {
+	parts := make([]string, len(g.Keys))
+	for i, k := range g.Keys {
+		parts[i] = code + k.Key + code + " " + pendingValue(k.Running, "(unset)") + " → " + pendingValue(k.Pending, "(removed)")
+	}
+	return code + g.Address.String() + code + ": " + strings.Join(parts, ", ")
+}
+
+// pendingValue prints a value of a pending key, quoted when it would not
+// read as one word; empty is printed as none.
+func pendingValue(v, none string) string {
+	switch {
+	case v == "":
+		return none
+	case v == sensitiveText:
+		return v
+	case strings.ContainsAny(v, " \t\n\"") || len(v) > 80:
+		if len(v) > 80 {
+			v = strings.ToValidUTF8(v[:77], "") + "..."
+		}
+		return strconv.Quote(v)
+	}
+	return v
+}
+
 // summaryLine is the closing line of the text view.
 func summaryLine(s Summary) string {
 	return fmt.Sprintf("Plan: %d to create, %d to update, %d to replace, %d to delete, %d to start, %d to stop.",
@@ -323,6 +361,8 @@ func (v *textView) Render(w io.Writer, p *Plan) error {
 	switch {
 	case len(p.Changes) == 0 && len(p.Errors) > 0:
 		b.WriteString("No changes can be planned until the errors below are fixed.\n")
+	case len(p.Changes) == 0 && len(p.Pending) > 0:
+		b.WriteString("No changes. The configs match the workspace, but " + pendingHeadline(len(p.Pending)) + " (see below).\n")
 	case len(p.Changes) == 0:
 		b.WriteString("No changes. The cluster matches the workspace.\n")
 	default:
@@ -331,6 +371,12 @@ func (v *textView) Render(w io.Writer, p *Plan) error {
 			writeChange(&b, &p.Changes[i], pal)
 		}
 		b.WriteString(pal.bold(summaryLine(s)) + "\n")
+	}
+	if len(p.Pending) > 0 {
+		b.WriteString("\n" + pal.bold("Pending until restart") + " (PVE applies these values when the guest restarts):\n")
+		for i := range p.Pending {
+			b.WriteString("  " + pendingLine(&p.Pending[i], "") + " " + pal.dim(restartHint) + "\n")
+		}
 	}
 	writeUnmanaged(&b, p.Unmanaged)
 	if len(p.Errors) > 0 {
@@ -359,6 +405,8 @@ func (v *markdownView) Render(w io.Writer, p *Plan) error {
 	switch {
 	case len(p.Changes) == 0 && len(p.Errors) > 0:
 		head.WriteString("**No changes can be planned until the errors below are fixed.**\n")
+	case len(p.Changes) == 0 && len(p.Pending) > 0:
+		head.WriteString("**No changes.** The configs match the workspace, but " + pendingHeadline(len(p.Pending)) + " (see below).\n")
 	case len(p.Changes) == 0:
 		head.WriteString("**No changes.** The cluster matches the workspace.\n")
 	default:
@@ -373,6 +421,18 @@ func (v *markdownView) Render(w io.Writer, p *Plan) error {
 	const noteRoom = 400
 	budget := v.limit - noteRoom
 	out := head.String()
+	if len(p.Pending) > 0 {
+		out += "\n**Pending until restart** (PVE applies these values when the guest restarts; " +
+			"`pmpc apply --allow-restart` restarts it, or restart it yourself):\n\n"
+		for i := range p.Pending {
+			line := "- " + pendingLine(&p.Pending[i], "`") + "\n"
+			if len(out)+len(line) > budget/2 {
+				out += fmt.Sprintf("- ... and %d more (`pmpc plan -o json` lists them all)\n", len(p.Pending)-i)
+				break
+			}
+			out += line
+		}
+	}
 	shownRows, shownDetails := 0, 0
 	truncated := false
 

@@ -16,10 +16,23 @@ import (
 type InventoryOptions struct {
 	// Need reports whether a guest's config must be read. It sees the guest
 	// as /cluster/resources describes it (no Config yet). Nil reads every
-	// guest's config. Guests whose config is not read have a nil Config.
+	// guest's config. Guests whose config is not read have a nil Config,
+	// Digest and Pending.
+	//
+	// When it returns true, Need may also record what the caller already
+	// knows of the guest: the Digest of a config read earlier and the
+	// Pending that went with it. If the config read now has that same
+	// digest, Inventory keeps that Pending instead of reading GET
+	// .../pending again: the digest covers the whole config file, pending
+	// section included (pve-api.md §3.6), so an unchanged digest means
+	// unchanged pending values.
 	Need func(g *resource.Guest) bool
-	// Pending also reads GET .../pending for running guests whose config is
-	// read, filling Guest.Pending.
+	// Pending also fills Guest.Pending for running guests whose config is
+	// read: one GET .../pending each, none when Need recorded the digest the
+	// config read returns (see Need). With a Need, only guests on which Need
+	// left a non-nil Pending (empty to ask afresh) are asked; without one,
+	// every running guest is. Stopped guests get none: PVE applies every
+	// change to a stopped guest at once.
 	Pending bool
 	// Progress, if set, is called (from several goroutines, never at once)
 	// after each guest's config is read.
@@ -29,8 +42,10 @@ type InventoryOptions struct {
 // Inventory reads the whole cluster as cheaply as PVE allows: one
 // GET /cluster/resources (guests, nodes, storage, pool membership), GET
 // /version and GET /pools, then one config GET per guest that opts.Need
-// selects, with at most Config.Workers requests in flight (and PerNode per
-// node), spread across nodes. It never calls the guest agent.
+// selects (followed, with opts.Pending, by one GET .../pending for each of
+// those that runs, unless Need recorded an unchanged digest), with at
+// most Config.Workers requests in flight (and PerNode per node), spread
+// across nodes. It never calls the guest agent.
 //
 // A guest that vanishes between the listing and its config read is dropped;
 // one that migrated meanwhile is read on its new node.
@@ -70,9 +85,13 @@ func (c *Client) Inventory(ctx context.Context, opts InventoryOptions) (*resourc
 
 	var work []int
 	for i := range cl.Guests {
-		if opts.Need == nil || opts.Need(&cl.Guests[i]) {
+		gs := &cl.Guests[i]
+		if opts.Need == nil || opts.Need(gs) {
 			work = append(work, i)
+			continue
 		}
+		// What Need recorded is only for guests whose config is read.
+		gs.Digest, gs.Pending = "", nil
 	}
 	work = interleaveByNode(cl.Guests, work)
 
@@ -89,7 +108,7 @@ func (c *Client) Inventory(ctx context.Context, opts InventoryOptions) (*resourc
 		g.Go(func() error {
 			for i := range queue {
 				gs := &cl.Guests[i]
-				ok, err := c.readGuest(gctx, gs, opts.Pending, where)
+				ok, err := c.readGuest(gctx, gs, opts.Pending, opts.Need == nil, where)
 				if err != nil {
 					return err
 				}
@@ -128,9 +147,13 @@ func (c *Client) Inventory(ctx context.Context, opts InventoryOptions) (*resourc
 	return cl, nil
 }
 
-// readGuest fills g's Config, Digest and (if asked) Pending. It reports
-// false if the guest no longer exists.
-func (c *Client) readGuest(ctx context.Context, g *resource.Guest, pending bool, where *relocator) (bool, error) {
+// readGuest fills g's Config, Digest and (if asked, for a running guest)
+// Pending. A Digest and Pending already on g are what the caller knew: that
+// Pending is kept if the digest is still the same. It reports false if the
+// guest no longer exists.
+func (c *Client) readGuest(ctx context.Context, g *resource.Guest, pending, allPending bool, where *relocator) (bool, error) {
+	knownDigest, knownPending := g.Digest, g.Pending
+	g.Digest, g.Pending = "", nil
 	cfg, digest, err := c.GuestConfig(ctx, g.Kind, g.Node, g.VMID)
 	if IsNotFound(err) {
 		node, ok, lerr := where.node(ctx, g.VMID)
@@ -150,8 +173,19 @@ func (c *Client) readGuest(ctx context.Context, g *resource.Guest, pending bool,
 		return false, err
 	}
 	g.Config, g.Digest = cfg, digest
-	if pending && g.Status == "running" {
+	switch {
+	case !pending || g.Status != "running":
+	case knownPending == nil && !allPending:
+		// The caller did not ask for this guest's pending values.
+	case knownDigest != "" && knownDigest == digest:
+		g.Pending = knownPending
+	default:
 		items, err := c.GuestPending(ctx, g.Kind, g.Node, g.VMID)
+		if IsNotFound(err) {
+			// Gone or migrated since its config was read: the config
+			// stands, its pending values are unknown until the next read.
+			return true, nil
+		}
 		if err != nil {
 			return false, err
 		}

@@ -440,7 +440,15 @@ func TestSimPending(t *testing.T) {
 	if i < 0 || !items[i].IsPending() || items[i].Value != "2" || items[i].Pending != "6" {
 		t.Fatalf("pending rows %+v", items)
 	}
-	cl, err := c.Inventory(ctx, proxmox.InventoryOptions{Pending: true, Need: func(g *resource.Guest) bool { return g.VMID == 101 }})
+	// With a Need, a guest's pending values are read when Need asks for
+	// them with a non-nil Pending.
+	cl, err := c.Inventory(ctx, proxmox.InventoryOptions{Pending: true, Need: func(g *resource.Guest) bool {
+		if g.VMID != 101 {
+			return false
+		}
+		g.Pending = map[string]string{}
+		return true
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,14 @@ type Source interface {
 	// Inventory reads the cluster: one GET /cluster/resources plus one
 	// config GET for each guest need selects (need sees the guest as the
 	// listing describes it, without Config). Guests not selected come back
-	// with a nil Config. progress, if not nil, is called after each config
-	// read. It must never call the guest agent.
+	// with a nil Config. Selected guests that run come back with Pending
+	// filled (GET .../pending): when need recorded a Digest and Pending on
+	// the guest and the config read returns that same digest, the source
+	// keeps that Pending rather than reading it again (the digest covers the
+	// pending section). progress, if not nil, is called after each config
+	// read. It must never call the guest agent. *proxmox.Client's Inventory
+	// does all this with InventoryOptions{Need: need, Progress: progress,
+	// Pending: true}.
 	Inventory(ctx context.Context, need func(*resource.Guest) bool, progress func(done, total int)) (*resource.Cluster, error)
 	// Tasks lists recent tasks cluster-wide (GET /cluster/tasks).
 	Tasks(ctx context.Context) ([]Task, error)
@@ -37,8 +43,9 @@ type Task struct {
 
 // RefreshOptions tune Refresh.
 type RefreshOptions struct {
-	// Full reads every guest's config, ignoring what the latest revision
-	// says. A store without revisions is always refreshed in full.
+	// Full reads every guest's config, and the pending values of every
+	// running one, ignoring what the latest revision says. A store without
+	// revisions is always refreshed in full.
 	Full bool
 	// Progress receives "refresh: read N/M guest configs" lines while a
 	// refresh runs long enough to leave the user wondering: one each
@@ -46,6 +53,10 @@ type RefreshOptions struct {
 	// CLI). A refresh shorter than ProgressEvery prints nothing. Nil is
 	// silent.
 	Progress io.Writer
+	// Reread lists guests (by vmid) whose config is read whatever their
+	// signals say: the guests an apply just changed. A synchronous config
+	// update (every LXC one) leaves no task and need not move a signal.
+	Reread []int
 	// ProgressEvery is the interval between progress lines; 0 means 2 s.
 	ProgressEvery time.Duration
 	// Now is the clock for progress; nil means time.Now.
@@ -97,6 +108,13 @@ func verifyCount(n int) int {
 // them, the configs of the 1 % of guests (at least one) read least recently
 // (see VerifyShare). The others keep the config the latest revision holds.
 //
+// Running guests whose config is read also get their pending values (keys
+// PVE applies at the next restart, GET .../pending): one more request each,
+// except when the config's digest is the one the latest revision holds,
+// whose pending values are then kept (the digest covers the pending section,
+// so they cannot have changed). Guests not read keep theirs too, so an
+// unchanged refresh costs no pending reads at all.
+//
 // A config edited through a synchronous PUT .../config leaves no task; if it
 // moved none of the signals above (a changed NIC, description, boot order or
 // disk option), the incremental refresh sees it only when the guest's turn
@@ -130,6 +148,9 @@ func Refresh(ctx context.Context, src Source, st *Store, opts RefreshOptions) (*
 		mark = prevRev.Time.Unix()
 	}
 	touched := map[int]bool{}
+	for _, vmid := range opts.Reread {
+		touched[vmid] = true
+	}
 	newMark := prevRev.TaskMark
 	for _, t := range tasks {
 		newMark = max(newMark, t.EndTime)
@@ -151,21 +172,49 @@ func Refresh(ctx context.Context, src Source, st *Store, opts RefreshOptions) (*
 	}
 	var mu sync.Mutex // need may be called from several goroutines
 	verifyOnly := map[int]bool{}
+	// Pending values (GET .../pending) are read only where a guest can
+	// have gained some: it ran a task or an apply changed it since the last
+	// refresh, it had pending values then, or the refresh is --full. The
+	// first refresh reads none, so it costs one config read per guest.
+	askPending := func(g *resource.Guest) {
+		if g.Pending == nil {
+			g.Pending = map[string]string{}
+		}
+	}
 	need := func(g *resource.Guest) bool {
+		if opts.Full {
+			askPending(g)
+			return true
+		}
 		if full {
 			return true
 		}
 		p, ok := before[g.VMID]
-		if !ok || p.Config == nil || touched[g.VMID] || signalsMoved(p, g) {
+		if !ok || p.Config == nil {
+			if touched[g.VMID] {
+				askPending(g)
+			}
 			return true
 		}
-		if rotation[g.VMID] {
+		moved := touched[g.VMID] || signalsMoved(p, g)
+		if !moved && !rotation[g.VMID] {
+			return false
+		}
+		if !moved {
 			mu.Lock()
 			verifyOnly[g.VMID] = true
 			mu.Unlock()
-			return true
 		}
-		return false
+		// The pending values go with the digest: if the config read
+		// returns the same one, the source keeps them instead of reading
+		// them again.
+		if p.Kind == g.Kind {
+			g.Digest, g.Pending = p.Digest, p.Pending
+		}
+		if touched[g.VMID] {
+			askPending(g)
+		}
+		return true
 	}
 	pr := &progress{w: opts.Progress, every: opts.ProgressEvery, now: opts.Now}
 	if pr.every == 0 {

@@ -11,10 +11,11 @@ import (
 // BenchmarkRefresh10k refreshes 10,000 guests from a fake with 5 ms of
 // latency per request and 3 workers (pveproxy's count), through a client
 // with its default settings (pmpc refresh's). "full" is the first refresh
-// of an empty store: one listing and 10,000 config reads, whose ideal is
-// (N+1) × latency / workers = 16.7 s. "incremental" is a refresh with
-// nothing changed: the listing, the task list, pools, version and 1 % of
-// the configs to verify them. It takes about 20 s; run it with
+// of an empty store: one listing and 10,000 config reads (a first refresh
+// reads no pending values), whose ideal is (N+1) × latency / workers =
+// 16.7 s. "incremental" is a refresh with nothing changed: the listing, the
+// task list, pools, version and 1 % of the configs to verify them. It takes
+// about 20 s; run it with
 //
 //	go test -run '^$' -bench Refresh10k -benchtime 1x ./snapshot/
 func BenchmarkRefresh10k(b *testing.B) {

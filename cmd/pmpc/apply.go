@@ -233,9 +233,16 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 			fmt.Fprintf(g.stderr, "Pushed %s to origin.\n", auditBranch)
 		}
 	}
-	// Refresh so that the next plan starts from the truth (only the guests
-	// whose cheap signals changed are read again).
-	if _, _, _, err := s.refresh(context.WithoutCancel(ctx), snapshot.RefreshOptions{}); err != nil {
+	// Refresh so that the next plan starts from the truth: the guests this
+	// apply changed are read again (an LXC config update leaves no task and
+	// may move no signal), and those whose cheap signals changed.
+	var changed []int
+	for _, cr := range rec.Changes {
+		if cr.VMID != 0 {
+			changed = append(changed, cr.VMID)
+		}
+	}
+	if _, _, _, err := s.refresh(context.WithoutCancel(ctx), snapshot.RefreshOptions{Reread: changed}); err != nil {
 		fmt.Fprintf(g.stderr, "Warning: refreshing the snapshot after apply: %v\n", err)
 	}
 

@@ -79,6 +79,17 @@ that carry the pmpc tag but left the workspace are deleted only with --prune
 (or prune: true in pmpc.cue) and never when protected. Other live guests are
 listed as not managed; pmpc import adopts them.
 
+A running guest can hold changes PVE keeps pending until it restarts (an
+earlier apply without --allow-restart, or an edit elsewhere): its config
+matches the workspace, but it still runs the old values. Plan lists such
+guests under "Pending until restart" with each key's running and pending
+value (known for guests pmpc changed or that ran a task since they were last
+read; 'pmpc refresh --full' reads them for every running guest). They are
+not changes: apply has nothing to send for them, and
+--detailed-exitcode exits 0 when they are all there is. With --allow-restart
+the plan restarts each such guest instead (a reboot, disruption restart), and
+that is a change (exit 2 with --detailed-exitcode).
+
 --out FILE saves the plan (JSON, see docs/plan-format.md); pmpc apply FILE
 applies exactly it, and refuses guests that changed since.
 
@@ -89,7 +100,8 @@ Examples:
   # A pull-request comment
   pmpc plan -o markdown
 
-  # CI: exit 2 when there are changes, and save the plan for apply
+  # CI: exit 2 when there are changes (values pending until a restart are
+  # not, unless --allow-restart plans the restart), and save the plan
   pmpc plan --detailed-exitcode --out pmpc.plan
 ` + exitCodeHelp,
 		Args: noArgs,
@@ -101,7 +113,7 @@ Examples:
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, markdown or json")
 	f.StringVar(&o.out, "out", "", "also save the plan to `FILE` for pmpc apply")
 	f.BoolVar(&o.refresh, "refresh", true, "refresh the snapshot from the cluster first")
-	f.BoolVar(&o.detailed, "detailed-exitcode", false, "exit 2 when the plan has changes")
+	f.BoolVar(&o.detailed, "detailed-exitcode", false, "exit 2 when the plan has changes (not for values only pending until a restart)")
 	o.planFlags.bind(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(plan.Formats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

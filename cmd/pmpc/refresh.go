@@ -146,7 +146,7 @@ func relPath(root, p string) string {
 type clientSource struct{ c *proxmox.Client }
 
 func (s clientSource) Inventory(ctx context.Context, need func(*resource.Guest) bool, progress func(done, total int)) (*resource.Cluster, error) {
-	return s.c.Inventory(ctx, proxmox.InventoryOptions{Need: need, Progress: progress})
+	return s.c.Inventory(ctx, proxmox.InventoryOptions{Need: need, Progress: progress, Pending: true})
 }
 
 func (s clientSource) Tasks(ctx context.Context) ([]snapshot.Task, error) {
