@@ -93,6 +93,13 @@ func (e *Errors) err() error {
 	if len(e.List) == 0 {
 		return nil
 	}
+	// A position inside the embedded schema means nothing to a user: such
+	// an error is reported without a position rather than pointing there.
+	for i := range e.List {
+		if strings.HasPrefix(e.List[i].File, "pmpc:") {
+			e.List[i].File, e.List[i].Line, e.List[i].Col = "", 0, 0
+		}
+	}
 	slices.SortFunc(e.List, func(a, b Error) int {
 		if a.less(b) {
 			return -1
