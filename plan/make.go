@@ -626,11 +626,8 @@ func withoutSize(sub []pve.SubDiff) []pve.SubDiff {
 
 // truthy reports PVE's boolean true spellings.
 func truthy(v string) bool {
-	switch strings.ToLower(v) {
-	case "1", "on", "yes", "true":
-		return true
-	}
-	return false
+	b, _ := pve.ParseBool(v)
+	return b
 }
 
 // planUpdate compares d's compiled config with its live guest.

@@ -217,14 +217,3 @@ func ParseSize(s string) (int64, bool) {
 	n, err := pve.ParseSize(s)
 	return n, err == nil
 }
-
-// Bool reads PVE's boolean spellings (1/0, on/off, yes/no, true/false).
-func Bool(s string) (v, ok bool) {
-	switch strings.ToLower(s) {
-	case "1", "on", "yes", "true":
-		return true, true
-	case "0", "off", "no", "false":
-		return false, true
-	}
-	return false, false
-}

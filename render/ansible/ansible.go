@@ -3,9 +3,10 @@ package ansible
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -167,7 +168,7 @@ func (r *renderer) playbook() (*yaml.Node, error) {
 		defaults.sub(r.module("proxmox_pool"), api())
 	}
 	var tasks []*yaml.Node
-	for _, name := range sortedKeys(r.set.Pools) {
+	for _, name := range slices.Sorted(maps.Keys(r.set.Pools)) {
 		tasks = append(tasks, r.poolTask(name, r.set.Pools[name]))
 	}
 	for _, name := range r.vmOrder() {
@@ -177,7 +178,7 @@ func (r *renderer) playbook() (*yaml.Node, error) {
 		}
 		tasks = append(tasks, ts...)
 	}
-	for _, name := range sortedKeys(r.set.Containers) {
+	for _, name := range slices.Sorted(maps.Keys(r.set.Containers)) {
 		tasks = append(tasks, r.containerTasks(name, r.set.Containers[name])...)
 	}
 	play := newMap().
@@ -193,19 +194,10 @@ func (r *renderer) playbook() (*yaml.Node, error) {
 	return &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.SequenceNode, Content: []*yaml.Node{play.n}}}}, nil
 }
 
-func sortedKeys[T any](m map[string]T) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // vmOrder puts templates first so clones find their source.
 func (r *renderer) vmOrder() []string {
 	var tmpl, rest []string
-	for _, name := range sortedKeys(r.set.VMs) {
+	for _, name := range slices.Sorted(maps.Keys(r.set.VMs)) {
 		if vm := r.set.VMs[name]; vm.Template != nil && *vm.Template {
 			tmpl = append(tmpl, name)
 		} else {
@@ -356,7 +348,7 @@ func (p *propString) int(k string, n int) {
 
 // options appends a spec's free-form options, sorted by key.
 func (p *propString) options(m map[string]string) {
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		*p = append(*p, k+"="+m[k])
 	}
 }

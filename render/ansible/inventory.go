@@ -1,6 +1,8 @@
 package ansible
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,7 +43,7 @@ type host struct {
 
 func (r *renderer) hosts() []host {
 	var hosts []host
-	for _, name := range sortedKeys(r.set.VMs) {
+	for _, name := range slices.Sorted(maps.Keys(r.set.VMs)) {
 		vm := r.set.VMs[name]
 		if vm.Template != nil && *vm.Template {
 			continue // templates never run
@@ -59,7 +61,7 @@ func (r *renderer) hosts() []host {
 		h.groups = groups(vm.Tags, vm.Pool, vm.Node, "vms")
 		hosts = append(hosts, h)
 	}
-	for _, name := range sortedKeys(r.set.Containers) {
+	for _, name := range slices.Sorted(maps.Keys(r.set.Containers)) {
 		ct := r.set.Containers[name]
 		if ct.Template != nil && *ct.Template {
 			continue
@@ -120,9 +122,9 @@ func (r *renderer) inventory() *yaml.Node {
 		all.sub("hosts", hm)
 	}
 	children := newMap()
-	for _, g := range sortedKeys(members) {
+	for _, g := range slices.Sorted(maps.Keys(members)) {
 		gh := newMap()
-		for _, h := range sortedKeys(members[g]) {
+		for _, h := range slices.Sorted(maps.Keys(members[g])) {
 			gh.node(h, nullNode())
 		}
 		children.sub(g, newMap().sub("hosts", gh))

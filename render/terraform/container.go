@@ -2,6 +2,8 @@ package terraform
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/pmpc-dev/pmpc/render"
 	"github.com/pmpc-dev/pmpc/resource"
+	"github.com/pmpc-dev/pmpc/resource/pve"
 )
 
 // Provider defaults of proxmox_virtual_environment_container (the dv*
@@ -102,7 +105,7 @@ func ctConsole(b *hclwrite.Body, extra map[string]string) {
 	enabled, mode, tty := true, dvCTConsoleMode, dvCTConsoleTTY
 	var ok bool
 	if v, has := take(extra, ctConsoleKey); has {
-		if enabled, ok = render.Bool(v); !ok {
+		if enabled, ok = pve.ParseBool(v); !ok {
 			extra[ctConsoleKey] = v
 			enabled = true
 		}
@@ -223,7 +226,7 @@ type mountFlag struct {
 func mountFlags(opts map[string]string, names []string) []mountFlag {
 	var out []mountFlag
 	for _, n := range names {
-		if v, ok := render.Bool(opts[n]); ok {
+		if v, ok := pve.ParseBool(opts[n]); ok {
 			out = append(out, mountFlag{n, v})
 		}
 	}
@@ -279,7 +282,7 @@ func ctFeatures(b *hclwrite.Body, f *resource.Features, a *adoption) {
 	if len(f.Mount) > 0 {
 		fb.SetAttributeValue("mount", stringList(f.Mount))
 	}
-	for _, k := range keys(f.Options) {
+	for _, k := range slices.Sorted(maps.Keys(f.Options)) {
 		commentBody(fb, fmt.Sprintf("not rendered (no provider attribute): features %s=%s", k, f.Options[k]))
 	}
 	if a.adopted() && a.liveHas("features") {
@@ -304,7 +307,7 @@ func ctMounts(b *hclwrite.Body, mounts map[string]resource.Mount) {
 		mb.SetAttributeValue("path", cty.StringVal(m.Path))
 		setString(mb, "size", m.Size)
 		for _, o := range []struct{ pve, tf string }{{"ro", "read_only"}, {"backup", "backup"}, {"acl", "acl"}, {"quota", "quota"}, {"replicate", "replicate"}, {"shared", "shared"}} {
-			if v, ok := render.Bool(m.Options[o.pve]); ok {
+			if v, ok := pve.ParseBool(m.Options[o.pve]); ok {
 				mb.SetAttributeValue(o.tf, cty.BoolVal(v))
 			}
 		}
@@ -332,7 +335,7 @@ func ctDevices(b *hclwrite.Body, extra map[string]string) {
 		delete(extra, slot)
 		db := b.AppendNewBlock("device_passthrough", nil).Body()
 		db.SetAttributeValue("path", cty.StringVal(path))
-		if on, ok := render.Bool(p["deny-write"]); ok && on {
+		if on, ok := pve.ParseBool(p["deny-write"]); ok && on {
 			db.SetAttributeValue("deny_write", cty.True)
 		}
 		for _, k := range []string{"gid", "uid"} {
