@@ -1,6 +1,8 @@
 package render
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,4 +218,19 @@ func SplitProps(s string) map[string]string {
 func ParseSize(s string) (int64, bool) {
 	n, err := pve.ParseSize(s)
 	return n, err == nil
+}
+
+// VMOrder lists the set's VM keys by name, except that templates come
+// first, so that a clone follows the template it is made from in rendered
+// files (and in the order tools create them).
+func VMOrder(set *resource.Set) []string {
+	var tmpl, rest []string
+	for _, name := range slices.Sorted(maps.Keys(set.VMs)) {
+		if vm := set.VMs[name]; vm.Template != nil && *vm.Template {
+			tmpl = append(tmpl, name)
+		} else {
+			rest = append(rest, name)
+		}
+	}
+	return append(tmpl, rest...)
 }

@@ -171,7 +171,7 @@ func (r *renderer) playbook() (*yaml.Node, error) {
 	for _, name := range slices.Sorted(maps.Keys(r.set.Pools)) {
 		tasks = append(tasks, r.poolTask(name, r.set.Pools[name]))
 	}
-	for _, name := range r.vmOrder() {
+	for _, name := range render.VMOrder(r.set) {
 		ts, err := r.vmTasks(name, r.set.VMs[name])
 		if err != nil {
 			return nil, err
@@ -192,19 +192,6 @@ func (r *renderer) playbook() (*yaml.Node, error) {
 	tasksNode := &yaml.Node{Kind: yaml.SequenceNode, Content: tasks}
 	play.node("tasks", tasksNode)
 	return &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.SequenceNode, Content: []*yaml.Node{play.n}}}}, nil
-}
-
-// vmOrder puts templates first so clones find their source.
-func (r *renderer) vmOrder() []string {
-	var tmpl, rest []string
-	for _, name := range slices.Sorted(maps.Keys(r.set.VMs)) {
-		if vm := r.set.VMs[name]; vm.Template != nil && *vm.Template {
-			tmpl = append(tmpl, name)
-		} else {
-			rest = append(rest, name)
-		}
-	}
-	return append(tmpl, rest...)
 }
 
 // guestArgs starts a module's arguments for a guest on node: the vmid when

@@ -113,7 +113,7 @@ func (r *renderer) renderAll() error {
 	for _, name := range slices.Sorted(maps.Keys(r.set.Pools)) {
 		r.pool(name, r.set.Pools[name])
 	}
-	for _, name := range r.vmOrder() {
+	for _, name := range render.VMOrder(r.set) {
 		if err := r.vm(name, r.set.VMs[name]); err != nil {
 			return err
 		}
@@ -125,20 +125,6 @@ func (r *renderer) renderAll() error {
 	}
 	r.renderProviders()
 	return nil
-}
-
-// vmOrder lists VMs by name, except that a template comes before the clones
-// made from it, so the file reads top-down.
-func (r *renderer) vmOrder() []string {
-	var tmpl, rest []string
-	for _, name := range slices.Sorted(maps.Keys(r.set.VMs)) {
-		if vm := r.set.VMs[name]; vm.Template != nil && *vm.Template {
-			tmpl = append(tmpl, name)
-		} else {
-			rest = append(rest, name)
-		}
-	}
-	return append(tmpl, rest...)
 }
 
 func (r *renderer) endpoint() string {
