@@ -231,10 +231,10 @@ func BaseURL(endpoint string) (*url.URL, error) {
 		return nil, fmt.Errorf("endpoint %q: %w", endpoint, err)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return nil, fmt.Errorf("endpoint %q: scheme must be https", endpoint)
+		return nil, fmt.Errorf("endpoint %q: scheme %q is not supported; want e.g. https://pve1:8006", endpoint, u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("endpoint %q: no host", endpoint)
+		return nil, fmt.Errorf("endpoint %q: no host; want e.g. https://pve1:8006", endpoint)
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("endpoint %q: credentials do not belong in the URL; use PMPC_TOKEN", u.Redacted())

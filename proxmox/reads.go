@@ -324,10 +324,10 @@ func (c *Client) GuestPending(ctx context.Context, kind resource.Kind, node stri
 		}
 		it.Key = k
 		if v, ok := row["value"]; ok && string(v) != "null" {
-			it.Value, it.HasValue = c.pendingValue(k, v), true
+			it.Value, it.HasValue = pendingValue(k, v), true
 		}
 		if v, ok := row["pending"]; ok && string(v) != "null" {
-			it.Pending, it.HasPending = c.pendingValue(k, v), true
+			it.Pending, it.HasPending = pendingValue(k, v), true
 		}
 		if v, ok := row["delete"]; ok {
 			var d flexInt
@@ -340,12 +340,10 @@ func (c *Client) GuestPending(ctx context.Context, kind resource.Kind, node stri
 	return out, nil
 }
 
-func (c *Client) pendingValue(key string, v json.RawMessage) string {
-	if key == "lxc" {
-		s, _ := lxcLines(v)
-		return s
-	}
-	s, _ := valueString(v)
+// pendingValue prints a pending row's value as GuestConfig prints the
+// config's; a value of an unexpected shape prints as "".
+func pendingValue(key string, v json.RawMessage) string {
+	s, _ := configValue(key, v)
 	return s
 }
 

@@ -155,15 +155,7 @@ func decodeConfig(raw map[string]json.RawMessage) (cfg map[string]string, digest
 		if string(bytes.TrimSpace(v)) == "null" {
 			continue
 		}
-		if k == "lxc" {
-			s, err := lxcLines(v)
-			if err != nil {
-				return nil, "", fmt.Errorf("key lxc: %w", err)
-			}
-			cfg[k] = s
-			continue
-		}
-		s, err := valueString(v)
+		s, err := configValue(k, v)
 		if err != nil {
 			return nil, "", fmt.Errorf("key %s: %w", k, err)
 		}
@@ -174,6 +166,14 @@ func decodeConfig(raw map[string]json.RawMessage) (cfg map[string]string, digest
 		cfg[k] = s
 	}
 	return cfg, digest, nil
+}
+
+// configValue prints the value of config key as GuestConfig returns it.
+func configValue(key string, v json.RawMessage) (string, error) {
+	if key == "lxc" {
+		return lxcLines(v)
+	}
+	return valueString(v)
 }
 
 func lxcLines(v json.RawMessage) (string, error) {
@@ -198,12 +198,4 @@ func lxcLines(v json.RawMessage) (string, error) {
 		lines = append(lines, k+": "+val)
 	}
 	return strings.Join(lines, "\n"), nil
-}
-
-// boolParam prints a boolean as PVE wants it in a form: 1 or 0.
-func boolParam(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
 }

@@ -165,7 +165,7 @@ func formOf(params map[string]string) url.Values {
 	return f
 }
 
-// taskTypes are PVE's task type names per kind.
+// taskType is the one PVE task type name of kind: qemu's or lxc's.
 func taskType(kind resource.Kind, qemu, lxc string) []string {
 	if kind == resource.KindContainer {
 		return []string{lxc}
