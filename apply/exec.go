@@ -171,7 +171,7 @@ func (r *runner) resolveParams(x *changeExec, params map[string]string) (map[str
 		val, err := r.opts.ResolveSecret(resource.SecretRef(v))
 		if err != nil {
 			// The reference names where the secret lives, never its value.
-			return nil, fmt.Errorf("%s: secret %s for %s: %w", x.c.Address, v, k, err)
+			return nil, fmt.Errorf("%s: resolve %s: %w", k, v, err)
 		}
 		if out == nil {
 			out = maps.Clone(params)
@@ -348,7 +348,7 @@ func (r *runner) checkDigest(ctx context.Context, x *changeExec) error {
 	}
 	d, err := r.opts.Client.ConfigDigest(ctx, x.kind, x.node, x.vmid)
 	if err != nil {
-		return fmt.Errorf("%s: read its config digest: %w", c.Address, err)
+		return fmt.Errorf("read the config digest: %w", err)
 	}
 	if d != c.Digest {
 		return fmt.Errorf("config digest is now %.12s, the plan saw %.12s: %w", d, c.Digest, ErrDigestMismatch)
@@ -468,13 +468,13 @@ func (r *runner) execOp(ctx context.Context, x *changeExec, oi int, op plan.Op, 
 			vmid = v
 		}
 		if vmid == 0 {
-			return fmt.Errorf("%s: pool membership: the guest's vmid is not known", x.c.Address)
+			return errors.New("pool membership: the guest's vmid is not known")
 		}
 		return r.call(ctx, x, in, or, func() (string, error) {
 			return "", cl.UpdatePool(ctx, op.Pool, nil, []int{vmid}, op.Remove)
 		}, nil)
 	}
-	return fmt.Errorf("%s: unknown operation %q", x.c.Address, op.Kind)
+	return fmt.Errorf("unknown operation %q", op.Kind)
 }
 
 func poolID(x *changeExec, op plan.Op) string {
@@ -567,9 +567,9 @@ func (r *runner) allocSend(ctx context.Context, x *changeExec, in *Intent, or *O
 		vmid, err := r.opts.Client.NextID(ctx, pinned)
 		if err != nil {
 			if pinned != 0 && errors.Is(err, ErrAlreadyExists) {
-				return "", fmt.Errorf("%s: vmid %d is taken by another guest: %w", x.c.Address, pinned, err)
+				return "", fmt.Errorf("vmid %d is taken by another guest: %w", pinned, err)
 			}
-			return "", fmt.Errorf("%s: allocate vmid: %w", x.c.Address, err)
+			return "", fmt.Errorf("allocate vmid: %w", err)
 		}
 		x.vmid = vmid
 		in.VMID, in.Name, in.Attempt = vmid, name, base+idAttempt
@@ -673,7 +673,7 @@ func (r *runner) cloneOnce(ctx context.Context, x *changeExec, in Intent, op pla
 	if op.SourceAddress != "" {
 		a, err := resource.ParseAddress(op.SourceAddress)
 		if err != nil {
-			return fmt.Errorf("%s: clone source: %w", x.c.Address, err)
+			return fmt.Errorf("clone source: %w", err)
 		}
 		r.mu.Lock()
 		id, ok := r.vmids[a]
@@ -681,21 +681,21 @@ func (r *runner) cloneOnce(ctx context.Context, x *changeExec, in Intent, op pla
 		r.mu.Unlock()
 		if src == 0 {
 			if !ok || id == 0 {
-				return fmt.Errorf("%s: clone source %s has no vmid (was it created by this run?)", x.c.Address, a)
+				return fmt.Errorf("clone source %s has no vmid (was it created by this run?)", a)
 			}
 			src = id
 		}
 	}
 	if src == 0 {
-		return fmt.Errorf("%s: clone without a source", x.c.Address)
+		return errors.New("clone without a source")
 	}
 	if srcNode == "" {
 		g, ok, err := r.opts.Client.FindGuest(ctx, src)
 		if err != nil {
-			return fmt.Errorf("%s: clone source %d: %w", x.c.Address, src, err)
+			return fmt.Errorf("clone source %d: %w", src, err)
 		}
 		if !ok {
-			return fmt.Errorf("%s: clone source %d does not exist", x.c.Address, src)
+			return fmt.Errorf("clone source %d does not exist", src)
 		}
 		srcNode = g.Node
 	}

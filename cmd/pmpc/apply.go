@@ -18,7 +18,6 @@ import (
 	"github.com/pmpc-dev/pmpc/apply"
 	"github.com/pmpc-dev/pmpc/apply/pveclient"
 	"github.com/pmpc-dev/pmpc/plan"
-	"github.com/pmpc-dev/pmpc/proxmox"
 	"github.com/pmpc-dev/pmpc/resource"
 	"github.com/pmpc-dev/pmpc/snapshot"
 	"github.com/pmpc-dev/pmpc/workspace"
@@ -166,12 +165,18 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 	refuse := map[resource.Address]string{}
 	if saved != nil {
 		p = saved
-		observed, _, _, err := s.refresh(ctx, snapshot.RefreshOptions{})
+		// The guests the plan changes are read whatever their cheap signals
+		// say: an out-of-band config edit need not move them, and the
+		// staleness check needs their current config digests.
+		var reread []int
+		for _, ch := range p.Changes {
+			if ch.VMID != 0 && ch.Action != plan.ActionCreate {
+				reread = append(reread, ch.VMID)
+			}
+		}
+		observed, _, _, err := s.refresh(ctx, snapshot.RefreshOptions{Reread: reread})
 		if err != nil {
 			return err
-		}
-		if err := liveDigests(ctx, c, p, observed); err != nil {
-			return withCode(exitError, err)
 		}
 		for _, st := range plan.CheckStale(p, observed) {
 			refuse[st.Address] = st.String()
@@ -263,31 +268,6 @@ func runApply(ctx context.Context, g *globals, o *applyOptions) error {
 		return withCode(exitError, fmt.Errorf("%d change(s) failed (pmpc history %s shows the details)", rec.Summary.Failed, rec.RunID))
 	case rec.Summary.Skipped > 0:
 		return withCode(exitError, fmt.Errorf("%d change(s) skipped", rec.Summary.Skipped))
-	}
-	return nil
-}
-
-// liveDigests reads the current config digest of every guest the plan
-// changes into observed: an incremental refresh reuses configs whose cheap
-// signals did not move, which an out-of-band config edit need not move.
-func liveDigests(ctx context.Context, c *proxmox.Client, p *plan.Plan, observed *resource.Cluster) error {
-	byVMID := map[int]*resource.Guest{}
-	for i := range observed.Guests {
-		byVMID[observed.Guests[i].VMID] = &observed.Guests[i]
-	}
-	for _, ch := range p.Changes {
-		g := byVMID[ch.VMID]
-		if ch.VMID == 0 || ch.Action == plan.ActionCreate || g == nil {
-			continue
-		}
-		_, digest, err := c.GuestConfig(ctx, g.Kind, g.Node, g.VMID)
-		if proxmox.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("check %s is unchanged: %w", ch.Address, err)
-		}
-		g.Digest = digest
 	}
 	return nil
 }

@@ -188,7 +188,7 @@ func (s *session) observe(ctx context.Context, refresh bool, progress io.Writer)
 	cl, rev, err := store.Latest()
 	if errors.Is(err, snapshot.ErrNoRevision) {
 		return nil, snapshot.Revision{}, withCode(exitError, fmt.Errorf("no snapshot of the cluster yet (%s is empty): run 'pmpc refresh' first, or leave out --refresh=false to read the cluster now",
-			relPath(s.ws.Root, filepath.Join(s.ws.CacheDir(), "snapshot"))))
+			displayPath(s.ws.Root, filepath.Join(s.ws.CacheDir(), "snapshot"))))
 	}
 	if err != nil {
 		return nil, snapshot.Revision{}, withCode(exitError, fmt.Errorf("%w\nThe snapshot is unreadable: run 'pmpc refresh', or leave out --refresh=false", err))

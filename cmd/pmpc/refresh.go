@@ -76,23 +76,11 @@ func runRefresh(ctx context.Context, g *globals, o *refreshOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := openSnapshot(g, ws)
+	s := g.session(ws)
+	defer s.Close()
+	cl, rev, stats, err := s.refresh(ctx, snapshot.RefreshOptions{Full: o.full, Progress: g.stderr})
 	if err != nil {
 		return err
-	}
-	defer store.Close()
-	cfg, err := g.clientConfig(planConnConfig(ws))
-	if err != nil {
-		return withCode(exitError, err)
-	}
-	c, err := g.newClient(cfg)
-	if err != nil {
-		return withCode(exitError, err)
-	}
-	defer c.Close()
-	cl, rev, stats, err := snapshot.Refresh(ctx, clientSource{c}, store, snapshot.RefreshOptions{Full: o.full, Progress: g.stderr})
-	if err != nil {
-		return withCode(exitError, explainClusterError(cfg, err))
 	}
 	fmt.Fprintf(g.stdout, "Refreshed snapshot %s from %s: %d nodes, %d guests, %d pools (%s).\n",
 		rev, cl.Endpoint, len(cl.Nodes), stats.Guests, len(cl.Pools), refreshSummary(stats))
@@ -125,21 +113,14 @@ func openSnapshot(g *globals, ws *workspace.Workspace) (*snapshot.Store, error) 
 	if err != nil {
 		var le *snapshot.LockedError
 		if errors.As(err, &le) {
-			return nil, withCode(exitConflict, fmt.Errorf("%w: another pmpc is using %s; wait for it to finish", err, relPath(ws.Root, dir)))
+			return nil, withCode(exitConflict, fmt.Errorf("%w: another pmpc is using %s; wait for it to finish", err, displayPath(ws.Root, dir)))
 		}
 		return nil, withCode(exitError, err)
 	}
 	if aside := store.MovedAside(); aside != "" {
-		fmt.Fprintf(g.stderr, "Warning: the snapshot was unreadable; moved it to %s and started a new one (delete the old one when you like).\n", relPath(ws.Root, aside))
+		fmt.Fprintf(g.stderr, "Warning: the snapshot was unreadable; moved it to %s and started a new one (delete the old one when you like).\n", displayPath(ws.Root, aside))
 	}
 	return store, nil
-}
-
-func relPath(root, p string) string {
-	if r, err := filepath.Rel(root, p); err == nil {
-		return r
-	}
-	return p
 }
 
 // clientSource lets snapshot.Refresh read the cluster through the API client.
